@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine with Python 3.11+ and make:
+#   make run    create .venv, install, prepare the database (demo cohort on first run), serve
+#   make test   create or update .venv, run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app resilience
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test venv db clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+db: venv
+	$(FLASK) init-db
+	$(FLASK) seed-demo --if-empty
+
+run: db
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; emails land in instance/outbox/)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info

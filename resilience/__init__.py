@@ -1,0 +1,89 @@
+"""Rediscovering Resilience: the program site, applications and the clinicians' panel."""
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from . import extensions
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the site cannot start without is missing or wrong."""
+
+
+DEFAULTS = {
+    "PRACTICE_NAME": "Rediscovering Resilience",
+    "CONTACT_EMAIL": "hello@example.org",
+    "CRISIS_LINE": "988",
+    # Version of the consent wording on the form; stored with every application.
+    "CONSENT_VERSION": "2026-11-26",
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,  # a long, careful form must not expire while typed
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "AVAILABILITY_POLL_SECONDS": 15,
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    instance_path = os.environ.get("RESILIENCE_INSTANCE_PATH", str(PROJECT_ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _configure(app, test_config)
+
+    extensions.db.init_app(app)
+    extensions.csrf.init_app(app)
+
+    from . import cli, database, errors, formatting, htmx, public, security
+
+    database.init_app(app)
+    security.init_app(app)
+    htmx.init_app(app)
+    formatting.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(public.bp)
+    cli.init_app(app)
+    return app
+
+
+def _configure(app: Flask, test_config: dict | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(
+        Path(app.instance_path) / "resilience.sqlite3"
+    )
+    if test_config is None:
+        app.config.from_prefixed_env("RESILIENCE")
+    else:
+        app.config.from_mapping(test_config)
+
+    production = app.config.get("ENV") == "production"
+    if production:
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    for name, make in (("SECRET_KEY", lambda: secrets.token_hex(32)),
+                       ("DATA_KEY", lambda: Fernet.generate_key().decode())):
+        if not app.config.get(name):
+            if production:
+                raise ConfigurationError(
+                    f"RESILIENCE_{name} must be set when RESILIENCE_ENV=production."
+                )
+            app.config[name] = _development_secret(app, name.lower(), make)
+
+
+def _development_secret(app: Flask, filename: str, make) -> str:
+    """A secret generated once into instance/ so development restarts keep sessions and data."""
+    path = Path(app.instance_path) / filename
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,70 @@
+"""Commands for the people who install and run the site: flask --app resilience …"""
+from datetime import timedelta
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import with_appcontext
+
+from . import clock, database, program
+from .extensions import db
+from .models import Cohort, Meeting
+
+DEMO_LOCATION = "Harbor Street Practice, 120 Harbor Street, Suite 4, Portland, ME"
+DEMO_TIMEZONE = "America/New_York"
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(init_db)
+    app.cli.add_command(seed_demo)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Create the database tables (safe to run again: existing data is kept)."""
+    database.create_tables()
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("seed-demo")
+@with_appcontext
+@click.option("--if-empty", is_flag=True, help="Only add the demo cohort when there are no cohorts yet.")
+def seed_demo(if_empty):
+    """Add a demo cohort starting about six weeks from today, with its ten meetings."""
+    database.create_tables()
+    if if_empty and db.session.scalar(sa.select(sa.func.count()).select_from(Cohort)):
+        click.echo("Cohorts already exist; demo cohort not added.")
+        return
+    cohort = build_demo_cohort()
+    if db.session.scalar(sa.select(Cohort).where(Cohort.slug == cohort.slug)):
+        click.echo(f"Demo cohort {cohort.slug} already exists.")
+        return
+    db.session.add(cohort)
+    db.session.commit()
+    click.echo(f"Added demo cohort {cohort.slug!r} starting {cohort.starts_on:%Y-%m-%d} with "
+               f"{len(cohort.meetings)} meetings and {cohort.capacity} seats.")
+
+
+def build_demo_cohort() -> Cohort:
+    today = clock.now().date()
+    starts_on = today + timedelta(days=42)
+    starts_on += timedelta(days=(1 - starts_on.weekday()) % 7)  # the next Tuesday
+    season = ("Winter", "Winter", "Spring", "Spring", "Spring", "Summer",
+              "Summer", "Summer", "Autumn", "Autumn", "Autumn", "Winter")[starts_on.month - 1]
+    cohort = Cohort(
+        slug=f"{season.lower()}-{starts_on.year}",
+        title=f"{season} {starts_on.year} cohort",
+        capacity=program.DEFAULT_CAPACITY,
+        starts_on=starts_on,
+        timezone=DEMO_TIMEZONE,
+        location=DEMO_LOCATION,
+        application_deadline=starts_on - timedelta(days=14),
+        applications_open=True,
+        fee_text="$2,400 for all ten meetings, including the three ketamine sessions and "
+                 "the medication. A few reduced-fee places are held for each cohort: ask "
+                 "at your evaluation.",
+    )
+    for meeting in program.default_meetings(starts_on, DEMO_TIMEZONE, DEMO_LOCATION):
+        cohort.meetings.append(Meeting(**meeting))
+    return cohort

@@ -1,0 +1,196 @@
+"""The rules of the program: who may apply, how many seats are left, one application each.
+
+Views, CLI commands and tests all ask this module; nothing else decides a seat.
+Only a clinician's acceptance takes a seat: pending and waitlisted applications
+never count against a cohort's capacity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from . import clock, database
+from .extensions import db
+from .models import ACTIVE_STATUSES, Application, Cohort
+
+SEAT_HOLDING_STATUSES = ("accepted", "enrolled")
+
+
+class ApplicationRefused(Exception):
+    """An application the rules will not store; the message is written for the applicant."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What a visitor may know about a cohort's seats right now."""
+
+    capacity: int
+    seats_taken: int
+    accepting: bool
+    closed_reason: str | None  # None, "closed", "deadline" or "started"
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def full(self) -> bool:
+        return self.seats_left == 0
+
+
+def local_today(cohort: Cohort) -> date:
+    return clock.now().astimezone(cohort.zone).date()
+
+
+def closed_reason(cohort: Cohort) -> str | None:
+    """Why the cohort takes no new applications, or None when it does.
+
+    The deadline is inclusive: applications are taken until the end of that day
+    in the cohort's own time zone.
+    """
+    today = local_today(cohort)
+    if not cohort.applications_open:
+        return "closed"
+    if today >= cohort.starts_on:
+        return "started"
+    if cohort.application_deadline is not None and today > cohort.application_deadline:
+        return "deadline"
+    return None
+
+
+CLOSED_MESSAGES = {
+    "closed": "Applications for this cohort are closed.",
+    "deadline": "The application deadline for this cohort has passed.",
+    "started": "This cohort has already begun, so it is no longer taking applications.",
+}
+
+
+def seats_taken_by_cohort(cohort_ids: list[int]) -> dict[int, int]:
+    """Seats held (accepted or enrolled) for each cohort, in one query."""
+    if not cohort_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Application.cohort_id, sa.func.count())
+        .where(Application.cohort_id.in_(cohort_ids))
+        .where(Application.status.in_(SEAT_HOLDING_STATUSES))
+        .group_by(Application.cohort_id)
+    )
+    taken = {cohort_id: 0 for cohort_id in cohort_ids}
+    taken.update({cohort_id: count for cohort_id, count in rows})
+    return taken
+
+
+def availability(cohort: Cohort, seats_taken: int | None = None) -> Availability:
+    """Seats and openness of one cohort (pass seats_taken when already counted in bulk)."""
+    if seats_taken is None:
+        seats_taken = seats_taken_by_cohort([cohort.id])[cohort.id]
+    reason = closed_reason(cohort)
+    return Availability(cohort.capacity, seats_taken, reason is None, reason)
+
+
+def availabilities(cohorts: list[Cohort]) -> dict[int, Availability]:
+    taken = seats_taken_by_cohort([c.id for c in cohorts])
+    return {c.id: availability(c, taken[c.id]) for c in cohorts}
+
+
+def upcoming_cohorts() -> list[Cohort]:
+    """Cohorts that have not started yet, soonest first (open or not)."""
+    cohorts = db.session.scalars(sa.select(Cohort).order_by(Cohort.starts_on, Cohort.id)).all()
+    return [c for c in cohorts if local_today(c) < c.starts_on]
+
+
+def open_cohorts() -> list[Cohort]:
+    """Cohorts that take applications now, soonest first."""
+    return [c for c in upcoming_cohorts() if closed_reason(c) is None]
+
+
+def cohort_by_slug(slug: str) -> Cohort | None:
+    return db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def active_application(cohort: Cohort, email: str) -> Application | None:
+    """The application still in play for this person and cohort, if any."""
+    return db.session.scalar(
+        sa.select(Application)
+        .where(Application.cohort_id == cohort.id)
+        .where(Application.email_key == email_key(email))
+        .where(Application.status.in_(ACTIVE_STATUSES))
+    )
+
+
+DUPLICATE_MESSAGE = (
+    "You already have an application in progress for this cohort with this email "
+    "address, so there is no need to apply again. Your private status link is in "
+    "the confirmation email we sent you."
+)
+
+
+def check_can_apply(cohort: Cohort, email: str | None = None) -> None:
+    """Raise ApplicationRefused if this cohort (or this person) cannot apply now."""
+    reason = closed_reason(cohort)
+    if reason is not None:
+        raise ApplicationRefused(CLOSED_MESSAGES[reason], field="cohort")
+    if email and active_application(cohort, email) is not None:
+        raise ApplicationRefused(DUPLICATE_MESSAGE, field="email")
+
+
+def submit_application(cohort: Cohort, *, submission_id: str | None, **fields) -> tuple[Application, bool]:
+    """Store a new pending application; returns (application, created).
+
+    A repeated submission of the same form (a double click, a resent POST) returns
+    the application the first one stored, with created=False. Any other refusal
+    raises ApplicationRefused and stores nothing.
+    """
+    database.begin_write()
+    earlier = earlier_submission(submission_id)
+    if earlier is not None:
+        db.session.rollback()
+        return earlier, False
+    try:
+        check_can_apply(cohort, fields["email"])
+    except ApplicationRefused:
+        db.session.rollback()  # release the write lock
+        raise
+    now = clock.now()
+    application = Application(
+        cohort=cohort,
+        submission_id=submission_id or None,
+        email_key=email_key(fields["email"]),
+        status="pending",
+        created_at=now,
+        status_changed_at=now,
+        consented_at=now,
+        health_consent_at=now,
+        **fields,
+    )
+    db.session.add(application)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request got there first: the same form twice, or the same person.
+        db.session.rollback()
+        earlier = earlier_submission(submission_id)
+        if earlier is not None:
+            return earlier, False
+        raise ApplicationRefused(DUPLICATE_MESSAGE, field="email") from None
+    return application, True
+
+
+def earlier_submission(submission_id: str | None) -> Application | None:
+    """The application already stored from this very form, if it was sent before."""
+    if not submission_id:
+        return None
+    return db.session.scalar(sa.select(Application).where(Application.submission_id == submission_id))
+

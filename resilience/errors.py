@@ -1,0 +1,40 @@
+"""Friendly error pages: nothing a visitor sends ends in a bare server error."""
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+TITLES = {
+    400: ("Something in that request was not right", "Please go back and try again."),
+    404: ("We could not find that page", "The link may be mistyped or out of date."),
+    405: ("That page cannot be used that way", "Please go back and use the page’s own buttons."),
+    413: ("That was more than we can accept", "Please shorten your answers and try again."),
+    429: ("Please slow down a little", "Too many requests came from your connection. Wait a minute and try again."),
+    500: ("Something went wrong on our side", "Nothing you did caused this. Please try again in a few minutes."),
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def expired(error):
+        return expired_page()
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        title, message = TITLES.get(error.code, (error.name, ""))
+        return _page(error.code, title, message)
+
+    @app.errorhandler(Exception)
+    def server_error(error):
+        # The endpoint, not the path: paths can hold an applicant's private token.
+        app.logger.exception("Unhandled error in %s %s", request.method, request.endpoint)
+        return _page(500, *TITLES[500])
+
+
+def expired_page():
+    return _page(400, "This page had expired",
+                 "For your security, forms on this site expire. Nothing was changed. "
+                 "Please go back, reload the page and try again.")
+
+
+def _page(code: int, title: str, message: str):
+    return render_template("errors/error.html", code=code, title=title, message=message), code

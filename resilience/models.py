@@ -1,0 +1,204 @@
+"""The program's data: cohorts, their meetings, and applications."""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, MultiFernet
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import clock, program
+from .extensions import db
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Stores UTC without a zone (SQLite has none) and always hands back aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class SealedJSON(sa.TypeDecorator):
+    """A JSON document encrypted at rest with the site's data key (Fernet).
+
+    RESILIENCE_DATA_KEY may list several comma-separated keys: the first encrypts,
+    all of them decrypt, so a key can be rotated without losing old answers.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    @staticmethod
+    def _fernet() -> MultiFernet:
+        keys = [k.strip() for k in current_app.config["DATA_KEY"].split(",") if k.strip()]
+        return MultiFernet([Fernet(k) for k in keys])
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        plain = json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+        return self._fernet().encrypt(plain).decode("ascii")
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return json.loads(self._fernet().decrypt(value.encode("ascii")))
+
+
+MEETING_KINDS = tuple(phase.kind for phase in program.PHASES)
+
+
+class Cohort(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    capacity: Mapped[int] = mapped_column(default=6)
+    starts_on: Mapped[date]
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="America/New_York")
+    location: Mapped[str] = mapped_column(sa.String(300))
+    application_deadline: Mapped[date | None]
+    applications_open: Mapped[bool] = mapped_column(default=True)
+    fee_text: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    meetings: Mapped[list[Meeting]] = relationship(
+        back_populates="cohort", order_by="Meeting.starts_at", cascade="all, delete-orphan"
+    )
+    applications: Mapped[list[Application]] = relationship(back_populates="cohort")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def ends_on(self) -> date | None:
+        if not self.meetings:
+            return None
+        return self.meetings[-1].local_start.date()
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def meetings_of(self, kind: str) -> list[Meeting]:
+        return [m for m in self.meetings if m.kind == kind]
+
+    def __repr__(self) -> str:
+        return f"<Cohort {self.slug}>"
+
+
+class Meeting(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohort.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    sequence: Mapped[int]  # 1-based position within its kind: "Integration meeting 3"
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location: Mapped[str] = mapped_column(sa.String(300))  # a room, an address, or "Online"
+
+    cohort: Mapped[Cohort] = relationship(back_populates="meetings")
+
+    __table_args__ = (
+        sa.CheckConstraint(f"kind IN {MEETING_KINDS!r}", name="meeting_kind"),
+        sa.UniqueConstraint("cohort_id", "kind", "sequence"),
+    )
+
+    @property
+    def local_start(self) -> datetime:
+        return self.cohort.local(self.starts_at)
+
+    @property
+    def local_end(self) -> datetime:
+        return self.cohort.local(self.ends_at)
+
+    @property
+    def name(self) -> str:
+        """Its name in the program's words, e.g. "Ketamine session 2"."""
+        return f"{program.PHASE_BY_KIND[self.kind].meeting_name} {self.sequence}"
+
+    @property
+    def online(self) -> bool:
+        return self.location.strip().lower() == "online"
+
+
+# Statuses in which an application is still "in play" for its cohort.
+ACTIVE_STATUSES = ("pending", "waitlisted", "accepted", "enrolled")
+STATUSES = ACTIVE_STATUSES + ("declined", "withdrawn")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Application(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohort.id"), index=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_token)
+    # A random id put into the form when it is shown: a double-clicked submit
+    # carries the same one, so it finds the first row instead of making a second.
+    submission_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    # Contact fields: readable by the clinicians' lists and by email.
+    first_name: Mapped[str] = mapped_column(sa.String(100))
+    last_name: Mapped[str] = mapped_column(sa.String(100))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    email_key: Mapped[str] = mapped_column(sa.String(254), index=True)  # lower-cased
+    phone: Mapped[str] = mapped_column(sa.String(40))
+    pronouns: Mapped[str | None] = mapped_column(sa.String(60))
+    home_area: Mapped[str] = mapped_column(sa.String(200))
+
+    # Everything else they told us (logistics, support contacts, health screen,
+    # medications, intentions) is one sealed unit, encrypted at rest.
+    answers: Mapped[dict] = mapped_column(SealedJSON)
+
+    consent_version: Mapped[str] = mapped_column(sa.String(40))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    health_consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    knows_applicants: Mapped[str | None] = mapped_column(sa.Text)
+    referral: Mapped[str | None] = mapped_column(sa.String(200))
+
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_by: Mapped[date | None]
+
+    cohort: Mapped[Cohort] = relationship(back_populates="applications")
+
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {STATUSES!r}", name="application_status"),
+        # One active application per person per cohort, even when two requests race.
+        sa.Index(
+            "one_active_application_per_email",
+            "cohort_id",
+            "email_key",
+            unique=True,
+            sqlite_where=sa.text(f"status IN {ACTIVE_STATUSES!r}"),
+            postgresql_where=sa.text(f"status IN {ACTIVE_STATUSES!r}"),
+        ),
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def __repr__(self) -> str:
+        return f"<Application {self.id} {self.status}>"

@@ -1,0 +1,159 @@
+"""What visitors and applicants see: the program page, seats, the form, the status page."""
+import secrets
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+
+from . import bp
+from .forms import ApplicationForm
+from .. import enrolment, errors, formatting, htmx, program
+from ..extensions import db
+from ..models import Application, Cohort
+
+
+@bp.context_processor
+def program_words():
+    return {"closed_messages": enrolment.CLOSED_MESSAGES}
+
+
+@bp.get("/")
+def program_page():
+    cohorts = enrolment.upcoming_cohorts()
+    return render_template(
+        "public/program.html",
+        cohorts=cohorts,
+        availability=enrolment.availabilities(cohorts),
+        phases=program.PHASES,
+        weeks=program.timeline(),
+    )
+
+
+@bp.get("/cohorts/<slug>/availability")
+def availability(slug):
+    cohort = db.first_or_404(sa.select(Cohort).where(Cohort.slug == slug))
+    return htmx.render(
+        "public/availability.html",
+        "public/_availability.html",
+        cohort=cohort,
+        seats=enrolment.availability(cohort),
+    )
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+def apply():
+    form = ApplicationForm(cohorts=enrolment.open_cohorts())
+    if request.method == "GET":
+        return _prefill_and_render(form)
+
+    earlier = enrolment.earlier_submission(form.submission_id.data)
+    if earlier is not None:  # the same form sent twice: show what the first one stored
+        return redirect(url_for(".status", token=earlier.token), 303)
+    if form.validate_on_submit():
+        try:
+            application, _ = enrolment.submit_application(
+                form.selected_cohort(),
+                submission_id=form.submission_id.data,
+                answers=form.answers(),
+                knows_applicants=form.knows_applicants.data or None,
+                referral=form.ref.data or None,
+                consent_version=current_app.config["CONSENT_VERSION"],
+                **form.contact(),
+            )
+        except enrolment.ApplicationRefused as refusal:
+            form[refusal.field or "cohort"].errors.append(refusal.message)
+        else:
+            return redirect(url_for(".status", token=application.token), 303)
+    return render_apply(form, status=422)
+
+
+def _prefill_and_render(form: ApplicationForm):
+    notice = None
+    requested = request.args.get("cohort", "").strip()
+    if requested:
+        cohort = enrolment.cohort_by_slug(requested)
+        if cohort is None:
+            notice = "We could not find the cohort named in that link."
+        elif cohort.slug in form.open_cohorts:
+            form.cohort.data = cohort.slug
+        else:
+            reason = enrolment.closed_reason(cohort)
+            notice = f"{cohort.title}: {enrolment.CLOSED_MESSAGES[reason or 'closed']}"
+    if form.cohort.data is None and len(form.open_cohorts) == 1:
+        form.cohort.data = next(iter(form.open_cohorts))
+    form.submission_id.data = secrets.token_urlsafe(24)
+    form.ref.data = _referral()
+    return render_apply(form, notice=notice)
+
+
+def _referral() -> str | None:
+    """Where the visitor came from: ?ref= from the blog's link, else the referring host."""
+    ref = request.args.get("ref", "").strip()
+    if ref:
+        return ref[:200]
+    host = urlsplit(request.referrer or "").hostname
+    if host and host != request.host.split(":")[0]:
+        return host[:200]
+    return None
+
+
+def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = None, expired=False):
+    cohorts = list(form.open_cohorts.values())
+    return (
+        render_template(
+            "public/apply.html",
+            form=form,
+            cohorts=cohorts,
+            cohort_hints=cohort_hints(cohorts),
+            notice=notice,
+            expired=expired,
+        ),
+        status,
+    )
+
+
+def cohort_hints(cohorts) -> dict[str, str]:
+    """The line under each cohort's radio button: when it starts and how many seats are open."""
+    seats = enrolment.availabilities(cohorts)
+    hints = {}
+    for cohort in cohorts:
+        open_seats = seats[cohort.id]
+        room = ("all seats taken, waitlist open" if open_seats.full
+                else f"{open_seats.seats_left} of {open_seats.capacity} seats open")
+        hints[cohort.slug] = f"Starts {formatting.long_date(cohort.starts_on)} · {room}"
+    return hints
+
+
+@bp.post("/apply/validate")
+def validate_field():
+    """Inline validation: check one field with the form's own rules, return that field."""
+    form = ApplicationForm(cohorts=enrolment.open_cohorts())
+    name = request.args.get("field", "")
+    if name not in ApplicationForm.QUESTIONS:
+        abort(404)
+    form.validate_single(name)
+    hints = cohort_hints(list(form.open_cohorts.values())) if name == "cohort" else None
+    return render_template("public/_validated_field.html", field=form[name], cohort_hints=hints)
+
+
+@bp.errorhandler(CSRFError)
+def expired_form(error):
+    """A form sent without a valid token (an old tab, cookies cleared): keep every answer."""
+    if request.endpoint == "public.apply":
+        form = ApplicationForm(cohorts=enrolment.open_cohorts())
+        return render_apply(form, status=400, expired=True)
+    return errors.expired_page()
+
+
+@bp.get("/status/<token>")
+def status(token):
+    application = db.first_or_404(sa.select(Application).where(Application.token == token))
+    response = current_app.make_response(
+        render_template("public/status.html", application=application, cohort=application.cohort)
+    )
+    # The link is the key to this page: keep it out of caches, referrers and search engines.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

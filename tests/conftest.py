@@ -1,0 +1,146 @@
+from datetime import date, datetime, timedelta, timezone
+from itertools import count
+
+import pytest
+
+from resilience import create_app, database, program
+from resilience.extensions import db
+from resilience.models import Application, Cohort, Meeting
+
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATA_KEY": "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "WTF_CSRF_ENABLED": False,
+        "NOW": NOW,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        database.create_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def htmx_client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_HX_REQUEST"] = "true"
+    return client
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_numbers = count(1)
+
+
+@pytest.fixture
+def make_cohort(app):
+    """Build and store a cohort with its ten default meetings; returns its slug."""
+
+    def make(**overrides) -> str:
+        n = next(_numbers)
+        starts_on = overrides.pop("starts_on", NOW.date() + timedelta(days=45))
+        fields = {
+            "slug": f"cohort-{n}",
+            "title": f"Test cohort {n}",
+            "capacity": 6,
+            "starts_on": starts_on,
+            "timezone": "America/New_York",
+            "location": "120 Harbor Street, Portland, ME",
+            "application_deadline": starts_on - timedelta(days=14),
+            "applications_open": True,
+            **overrides,
+        }
+        with app.app_context():
+            cohort = Cohort(**fields)
+            for meeting in program.default_meetings(starts_on, fields["timezone"], fields["location"]):
+                cohort.meetings.append(Meeting(**meeting))
+            db.session.add(cohort)
+            db.session.commit()
+            return cohort.slug
+
+    return make
+
+
+def answers(**overrides) -> dict:
+    return {
+        "attend_all": "yes", "ride_home": "yes", "logistics_notes": "",
+        "therapist": "", "provider": "Dr. Rivera, 555 010 2000", "emergency_name": "Sam Lee",
+        "emergency_relationship": "sister", "emergency_phone": "555 010 3000",
+        "pregnant": "no", "blood_pressure": "no", "heart": "no", "psychosis": "no",
+        "substance_use": "no", "liver": "no", "raised_pressure": "no", "thyroid": "no",
+        "anaesthesia_reaction": "no", "medications": "none", "health_notes": "",
+        "intention": "I want to feel steadier with people.", "hopes": "", "experience": "",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def make_application(app):
+    """Store an application directly (status and all); returns its id."""
+
+    def make(cohort_slug: str, **overrides) -> int:
+        n = next(_numbers)
+        with app.app_context():
+            cohort = db.session.scalar(db.select(Cohort).where(Cohort.slug == cohort_slug))
+            email = overrides.pop("email", f"person{n}@example.org")
+            application = Application(
+                cohort=cohort,
+                first_name=f"Person{n}", last_name="Tester",
+                email=email, email_key=email.lower(), phone="555 010 1000",
+                home_area="Portland, ME", answers=answers(),
+                consent_version="test", consented_at=NOW, health_consent_at=NOW,
+                created_at=NOW, status_changed_at=NOW,
+                **overrides,
+            )
+            db.session.add(application)
+            db.session.commit()
+            return application.id
+
+    return make
+
+
+@pytest.fixture
+def form_data():
+    """A complete, valid application form as a browser would send it."""
+
+    def build(cohort_slug: str, **overrides) -> dict:
+        data = {
+            "cohort": cohort_slug,
+            "submission_id": f"submission-{next(_numbers)}",
+            "first_name": "Alex", "last_name": "Morgan", "pronouns": "they/them",
+            "email": "alex@example.org", "phone": "+1 207 555 0100", "home_area": "Portland, ME",
+            **answers(),
+            "knows_applicants": "",
+            "ack_not_acceptance": "y", "ack_commitment": "y", "ack_adult": "y",
+            "ack_not_emergency": "y", "consent_health": "y",
+        }
+        data.update(overrides)
+        return {k: v for k, v in data.items() if v is not None}
+
+    return build
+
+
+def applications(app) -> list[Application]:
+    with app.app_context():
+        return list(db.session.scalars(db.select(Application).order_by(Application.id)))

@@ -1,0 +1,243 @@
+"""The application form: happy path, every kind of bad input, repeats and races."""
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import NOW, applications
+from resilience.extensions import db
+
+
+def test_link_from_the_blog_preselects_its_cohort(client, make_cohort):
+    make_cohort()
+    slug = make_cohort(title="Spring cohort")
+    html = client.get(f"/apply?cohort={slug}").get_data(as_text=True)
+    assert re.search(rf'<input checked id="cohort-\d" name="cohort" required type="radio" value="{slug}">', html)
+
+
+def test_only_open_cohort_is_chosen_for_you(client, make_cohort):
+    slug = make_cohort()
+    html = client.get("/apply").get_data(as_text=True)
+    assert f'checked id="cohort-0" name="cohort" required type="radio" value="{slug}"' in html
+
+
+def test_form_has_every_section_and_works_without_javascript(client, make_cohort):
+    make_cohort()
+    html = client.get("/apply").get_data(as_text=True)
+    assert '<form class="application-form" method="post" action="/apply" novalidate>' in html
+    for title in ("About you", "Dates and getting home", "Your support", "Health screen",
+                  "Your intentions", "Before you send", "Your consent"):
+        assert f">{title}</h2>" in html
+    assert 'type="submit"' in html
+    assert html.count('value="unsure"') == 11  # the two logistics questions and nine health flags
+
+
+def test_unknown_cohort_in_link_says_so_and_offers_the_open_ones(client, make_cohort):
+    make_cohort(title="Spring cohort")
+    html = client.get("/apply?cohort=autumn-1999").get_data(as_text=True)
+    assert "We could not find the cohort named in that link." in html
+    assert "Spring cohort" in html
+
+
+def test_closed_cohort_in_link_says_why(client, make_cohort):
+    slug = make_cohort(title="Winter cohort", applications_open=False)
+    html = client.get(f"/apply?cohort={slug}").get_data(as_text=True)
+    assert "Winter cohort: Applications for this cohort are closed." in html
+
+
+def test_no_open_cohort_means_no_form(client, make_cohort):
+    make_cohort(application_deadline=NOW.date() - timedelta(days=2))
+    html = client.get("/apply").get_data(as_text=True)
+    assert "No cohort is taking applications right now" in html
+    assert "<form" not in html
+
+
+def test_a_complete_application_is_stored_pending_and_redirects_to_its_status_page(
+        app, client, make_cohort, form_data):
+    slug = make_cohort()
+    response = client.post("/apply?ref=blog-post-12", data=form_data(slug, ref="blog-post-12"))
+
+    assert response.status_code == 303
+    [application] = applications(app)
+    assert response.headers["Location"] == f"/status/{application.token}"
+    assert application.status == "pending"
+    assert (application.first_name, application.email, application.email_key) == (
+        "Alex", "alex@example.org", "alex@example.org")
+    assert application.pronouns == "they/them"
+    assert application.referral == "blog-post-12"
+    assert application.consent_version == app.config["CONSENT_VERSION"]
+    assert application.consented_at == NOW and application.health_consent_at == NOW
+    with app.app_context():
+        stored = db.session.get(type(application), application.id)
+        assert stored.answers["medications"] == "none"
+        assert stored.answers["intention"] == "I want to feel steadier with people."
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Thank you, Alex. We have your application." in page
+
+
+def test_sensitive_answers_are_encrypted_at_rest(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    client.post("/apply", data=form_data(slug, medications="Sertraline 50mg"))
+    with app.app_context():
+        raw = db.session.execute(sa.text("SELECT answers FROM application")).scalar_one()
+    assert "Sertraline" not in raw and "Rivera" not in raw and raw.startswith("gAAAA")
+
+
+def test_referring_host_is_kept_when_there_is_no_ref(client, make_cohort):
+    make_cohort()
+    html = client.get("/apply", headers={"Referer": "https://blog.example.org/posts/resilience"}).get_data(as_text=True)
+    assert 'name="ref" type="hidden" value="blog.example.org"' in html
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("first_name", "", "Please enter your first name."),
+        ("email", "", "Please enter your email address."),
+        ("email", "alex@", "Please enter an email address like name@example.com."),
+        ("email", "not an email", "Please enter an email address like name@example.com."),
+        ("phone", "call me", "Please enter a phone number with its area code"),
+        ("emergency_phone", "12", "Please enter a phone number with its area code"),
+        ("provider", "   ", "Please answer this question."),
+        ("attend_all", None, "Please choose one answer."),
+        ("psychosis", None, "Please choose one answer."),
+        ("psychosis", "maybe-later", "Not a valid choice."),
+        ("medications", "", "Please list your medications, or write “none”."),
+        ("intention", "x" * 3001, "Please keep this under 3,000 characters."),
+        ("first_name", "x" * 101, "Please keep this under 100 characters."),
+        ("logistics_notes", "x" * 1001, "Please keep this under 1,000 characters."),
+        ("ack_adult", None, "Please confirm you are 18 or older."),
+        ("consent_health", None, "We can only consider your application with this consent."),
+        ("cohort", None, "Please choose the cohort you are applying for."),
+        ("cohort", "no-such-cohort", "Please choose the cohort you are applying for."),
+    ],
+)
+def test_bad_input_gets_a_clear_message_keeps_what_was_typed_and_stores_nothing(
+        app, client, make_cohort, form_data, field, value, message):
+    slug = make_cohort()
+    data = form_data(slug, **{field: value}, hopes="My typed hopes <3", home_area="Bangor, ME")
+    response = client.post("/apply", data=data)
+    html = response.get_data(as_text=True)
+
+    assert response.status_code == 422
+    assert message in html
+    assert f'id="{field}-error"' in html
+    assert "Nothing you typed has been lost." in html
+    assert "My typed hopes &lt;3</textarea>" in html
+    assert 'value="Bangor, ME"' in html
+    assert 'value="alex@example.org"' in html or field == "email"
+    assert applications(app) == []
+
+
+def test_field_with_an_error_is_marked_invalid_and_described(client, make_cohort, form_data):
+    slug = make_cohort()
+    html = client.post("/apply", data=form_data(slug, email="nope")).get_data(as_text=True)
+    assert re.search(r'<input aria-describedby="email-hint email-error" aria-invalid="true"[^>]*name="email"', html)
+    assert '<a href="#email">Email address</a>' in html
+
+
+def test_closed_cohort_is_refused_on_submit_with_answers_kept(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    data = form_data(slug)
+    with app.app_context():  # applications close while the person is typing
+        db.session.execute(sa.text("UPDATE cohort SET applications_open = 0"))
+        db.session.commit()
+    html = client.post("/apply", data=data).get_data(as_text=True)
+    assert "Applications for this cohort are closed." in html
+    assert "I want to feel steadier with people.</textarea>" in html
+    assert applications(app) == []
+
+
+def test_deadline_passed_is_refused(app, client, make_cohort, form_data):
+    slug = make_cohort(application_deadline=NOW.date() - timedelta(days=1))
+    html = client.post("/apply", data=form_data(slug)).get_data(as_text=True)
+    assert "The application deadline for this cohort has passed." in html
+    assert applications(app) == []
+
+
+def test_duplicate_application_is_refused_and_nothing_new_is_stored(
+        app, client, make_cohort, make_application, form_data):
+    slug = make_cohort()
+    make_application(slug, email="Alex@Example.org", status="waitlisted")
+    response = client.post("/apply", data=form_data(slug, email="alex@example.org"))
+    assert response.status_code == 422
+    assert "You already have an application in progress for this cohort" in response.get_data(as_text=True)
+    assert len(applications(app)) == 1
+
+
+def test_same_person_may_apply_again_after_withdrawing_or_to_another_cohort(
+        app, client, make_cohort, make_application, form_data):
+    first, second = make_cohort(), make_cohort()
+    make_application(first, email="alex@example.org", status="withdrawn")
+    assert client.post("/apply", data=form_data(first)).status_code == 303
+    assert client.post("/apply", data=form_data(second)).status_code == 303
+    assert len(applications(app)) == 3
+
+
+def test_double_clicked_submit_stores_one_application(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    data = form_data(slug)
+    first = client.post("/apply", data=data)
+    second = client.post("/apply", data=data)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(applications(app)) == 1
+
+
+def test_simultaneous_double_submit_stores_one_application(app, make_cohort, form_data):
+    slug = make_cohort()
+    data = form_data(slug)
+    results = []
+    start = threading.Barrier(4)
+
+    def submit():
+        client = app.test_client()
+        start.wait()
+        response = client.post("/apply", data=data)
+        results.append((response.status_code, response.headers.get("Location")))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    [application] = applications(app)
+    assert results == [(303, f"/status/{application.token}")] * 4
+
+
+def test_control_characters_are_removed_and_unicode_is_kept(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    response = client.post("/apply", data=form_data(slug, first_name="Zoë\x00", last_name="Ó Briain\x07",
+                                                   intention="Ruhe 🌿\r\nund Mut"))
+    assert response.status_code == 303
+    [application] = applications(app)
+    assert (application.first_name, application.last_name) == ("Zoë", "Ó Briain")
+    assert application.answers["intention"] == "Ruhe 🌿\nund Mut"
+
+
+def test_an_oversized_request_gets_a_friendly_page(client, make_cohort, form_data):
+    slug = make_cohort()
+    response = client.post("/apply", data=form_data(slug, intention="x" * 300_000))
+    assert response.status_code == 413
+    assert "That was more than we can accept" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["", "\x00", "a" * 5000, "<script>alert(1)</script>", "☃" * 50, "%00", "' OR 1=1 --"])
+def test_no_value_in_any_field_causes_a_server_error(app, client, make_cohort, form_data, value):
+    slug = make_cohort()
+    for name in list(form_data(slug)):
+        response = client.post("/apply", data=form_data(slug, **{name: value}))
+        assert response.status_code in (303, 422), (name, response.status_code)
+        assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    for name in ("cohort", "email", "psychosis", "no_such_field"):
+        response = client.post(f"/apply/validate?field={name}", data={name: value})
+        assert response.status_code in (200, 404)
+
+
+def test_get_parameters_never_cause_a_server_error(client, make_cohort):
+    make_cohort()
+    for query in ("cohort=%00", "cohort=" + "x" * 3000, "ref=%ff%fe", "cohort[]=1&cohort=2"):
+        assert client.get(f"/apply?{query}").status_code == 200

@@ -1,0 +1,195 @@
+"""Real-browser checks: htmx wiring, focus, no-JS path, CSP, and axe-core accessibility.
+
+Driven by Playwright against Debian's Chromium (never a downloaded browser). Skipped
+when Chromium is not installed, unless RESILIENCE_REQUIRE_BROWSER=1 (CI) says it must run.
+"""
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from resilience.extensions import db
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 900}
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("RESILIENCE_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("RESILIENCE_REQUIRE_BROWSER=1 but Chromium is not installed")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "WTF_CSRF_ENABLED": True, "AVAILABILITY_POLL_SECONDS": 1}
+
+
+@pytest.fixture
+def server(app):
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, **options):
+    context = browser.new_context(viewport=LAPTOP, **options)
+    page = context.new_page()
+    page.console_errors = []  # a Content-Security-Policy violation shows up here
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    """A page under the site's real Content-Security-Policy."""
+    context, page = open_page(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def axe_page(browser):
+    """A page that may inject axe-core (the CSP would rightly refuse its inline script)."""
+    context, page = open_page(browser, bypass_csp=True)
+    yield page
+    context.close()
+
+
+def axe_violations(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: {v['nodes'][0]['target']})" for v in result["violations"]]
+
+
+def fill_application(page):
+    page.fill("#first_name", "Alex")
+    page.fill("#last_name", "Morgan")
+    page.fill("#email", "alex@example.org")
+    page.fill("#phone", "207 555 0100")
+    page.fill("#home_area", "Portland, ME")
+    page.check("#attend_all-0")
+    page.check("#ride_home-0")
+    page.fill("#provider", "Dr. Rivera, 207 555 0101")
+    page.fill("#emergency_name", "Sam Lee")
+    page.fill("#emergency_relationship", "sister")
+    page.fill("#emergency_phone", "207 555 0102")
+    for name in ("pregnant", "blood_pressure", "heart", "psychosis", "substance_use", "liver",
+                 "raised_pressure", "thyroid", "anaesthesia_reaction"):
+        page.check(f"#{name}-1")
+    page.fill("#medications", "none")
+    page.fill("#intention", "I would like to feel steadier around people.")
+    for name in ("ack_not_acceptance", "ack_commitment", "ack_adult", "ack_not_emergency", "consent_health"):
+        page.check(f"#{name}")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_program_page_is_accessible_and_fits_the_screen(axe_page, server, make_cohort, viewport):
+    make_cohort(fee_text="$2,400 in all.")
+    axe_page.set_viewport_size(viewport)
+    axe_page.goto(server + "/")
+    assert axe_page.locator("h1").inner_text() == "Rediscovering Resilience"
+    assert axe_violations(axe_page) == []
+    scroll_width = axe_page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= viewport["width"], "the page scrolls sideways"
+
+
+def test_pages_break_nothing_under_the_strict_content_security_policy(page, server, make_cohort):
+    slug = make_cohort()
+    for path in ("/", f"/cohorts/{slug}/availability", "/apply", "/no-such-page"):
+        page.goto(server + path)
+    page.wait_for_timeout(1500)  # at least one poll of the seats badge
+    assert page.console_errors in ([], ["Failed to load resource: the server responded with a status of 404 (NOT FOUND)"])
+
+
+def test_seats_badge_updates_itself_while_the_page_is_open(app, page, server, make_cohort, make_application):
+    slug = make_cohort()
+    page.goto(server + "/")
+    badge = page.locator(f"#availability-{slug}")
+    assert badge.get_attribute("data-seats-left") == "6"
+    make_application(slug, status="accepted")
+    sync_api.expect(badge).to_have_attribute("data-seats-left", "5", timeout=5000)
+    sync_api.expect(badge).to_contain_text("5 of 6 seats open")
+
+
+def test_inline_validation_shows_the_error_and_keeps_focus_moving(page, server, make_cohort):
+    make_cohort()
+    page.goto(server + "/apply")
+    page.fill("#email", "alex@")
+    page.keyboard.press("Tab")
+    error = page.locator("#email-error")
+    sync_api.expect(error).to_contain_text("Please enter an email address like name@example.com.")
+    assert page.locator("#email").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "phone"
+    sync_api.expect(page.locator("#form-announcer")).to_contain_text("Email address: Please enter")
+
+    page.fill("#email", "alex@example.org")
+    page.keyboard.press("Tab")
+    sync_api.expect(error).to_have_count(0)
+    assert page.locator("#email").input_value() == "alex@example.org"
+    assert page.console_errors == []
+
+
+def test_a_full_application_in_the_browser_reaches_the_status_page(app, axe_page, server, make_cohort):
+    page = axe_page
+    make_cohort(title="Winter 2027 cohort")
+    page.goto(server + "/apply")
+    assert axe_violations(page) == []
+    fill_application(page)
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you, Alex. We have your application.")
+    assert "/status/" in page.url
+    assert axe_violations(page) == []
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM application")) == 1
+
+
+def test_form_with_errors_is_accessible_and_focuses_the_summary(axe_page, server, make_cohort):
+    page = axe_page
+    make_cohort()
+    page.set_viewport_size(PHONE)
+    page.goto(server + "/apply")
+    page.fill("#intention", "Something I wrote")
+    page.click("button[type=submit]")
+    summary = page.locator("#error-summary")
+    sync_api.expect(summary).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.locator("#intention").input_value() == "Something I wrote"
+    assert axe_violations(page) == []
+
+
+def test_the_form_works_with_javascript_switched_off(browser, app, server, make_cohort):
+    make_cohort()
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    page.goto(server + "/apply")
+    fill_application(page)
+    page.fill("#email", "not-an-email")
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator("#email-error")).to_be_visible()
+    assert page.locator("#intention").input_value() == "I would like to feel steadier around people."
+    page.fill("#email", "alex@example.org")
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you, Alex. We have your application.")
+    context.close()

@@ -1,0 +1,57 @@
+"""The applicant's private status page."""
+import pytest
+from conftest import applications
+
+
+def submit(client, make_cohort, form_data, **overrides):
+    slug = make_cohort(title="Winter 2027 cohort")
+    response = client.post("/apply", data=form_data(slug, **overrides))
+    return response.headers["Location"]
+
+
+def test_status_page_confirms_receipt_and_says_what_happens_next(client, make_cohort, form_data):
+    html = client.get(submit(client, make_cohort, form_data)).get_data(as_text=True)
+    assert "Thank you, Alex. We have your application." in html
+    assert "Received: waiting for a clinician’s review" in html
+    assert "What happens next" in html and "medical evaluation" in html
+    assert "Applying does not hold a seat, and it is not an acceptance." in html
+    assert "Winter 2027 cohort" in html
+    assert "Keep this link private" in html
+
+
+def test_status_page_never_shows_the_answers(client, make_cohort, form_data):
+    url = submit(client, make_cohort, form_data, medications="Lamotrigine 100mg", emergency_name="Robin Q")
+    html = client.get(url).get_data(as_text=True)
+    assert "Lamotrigine" not in html and "Robin Q" not in html and "Portland, ME" not in html.split("in person at")[0]
+
+
+def test_status_page_stays_out_of_caches_referrers_and_search(client, make_cohort, form_data):
+    response = client.get(submit(client, make_cohort, form_data))
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Robots-Tag"] == "noindex"
+
+
+def test_tokens_are_long_and_unguessable(app, client, make_cohort, form_data):
+    submit(client, make_cohort, form_data)
+    [application] = applications(app)
+    assert len(application.token) >= 40
+
+
+@pytest.mark.parametrize("token", ["nope", "a" * 43, "%00", "../admin", "x" * 5000])
+def test_unknown_token_is_a_friendly_404(client, token):
+    response = client.get(f"/status/{token}")
+    assert response.status_code == 404
+    assert "We could not find that page" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("status, words", [
+    ("waitlisted", "On the waitlist"),
+    ("declined", "Not this cohort"),
+    ("withdrawn", "Withdrawn"),
+])
+def test_status_page_speaks_plainly_about_every_status(app, client, make_cohort, make_application, status, words):
+    slug = make_cohort()
+    application_id = make_application(slug, status=status)
+    [application] = [a for a in applications(app) if a.id == application_id]
+    assert words in client.get(f"/status/{application.token}").get_data(as_text=True)
