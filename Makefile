@@ -27,7 +27,7 @@ db: venv
 	$(FLASK) seed-demo --if-empty
 
 run: db
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; emails land in instance/outbox/)"
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: venv

@@ -241,3 +241,12 @@ def test_get_parameters_never_cause_a_server_error(client, make_cohort):
     make_cohort()
     for query in ("cohort=%00", "cohort=" + "x" * 3000, "ref=%ff%fe", "cohort[]=1&cohort=2"):
         assert client.get(f"/apply?{query}").status_code == 200
+
+
+def test_browser_may_autofill_contact_fields_but_never_keeps_health_answers(client, make_cohort):
+    make_cohort()
+    html = client.get("/apply").get_data(as_text=True)
+    assert re.search(r'<input[^>]*autocomplete="email"[^>]*name="email"', html)
+    assert re.search(r'<input[^>]*autocomplete="given-name"[^>]*name="first_name"', html)
+    for name in ("medications", "health_notes", "emergency_name", "provider", "knows_applicants"):
+        assert re.search(rf'<(input|textarea)[^>]*autocomplete="off"[^>]*name="{name}"', html), name

@@ -37,6 +37,9 @@ def agree(message="Please tick this box to continue."):
     return DataRequired(message=message)
 
 
+# Answers about health and other people are not kept in the browser's autofill history.
+PRIVATE = {"autocomplete": "off"}
+
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,40}$")
 
 
@@ -62,18 +65,23 @@ class ApplicationForm(FlaskForm):
 
     # About you
     first_name = StringField("First name", [required("Please enter your first name."), limit(100)],
-                             description="The name we will use when we write to you.")
-    last_name = StringField("Last name", [required("Please enter your last name."), limit(100)])
-    pronouns = StringField("Pronouns (optional)", [Optional(), limit(60)])
+                             description="The name we will use when we write to you.",
+                             render_kw={"autocomplete": "given-name"})
+    last_name = StringField("Last name", [required("Please enter your last name."), limit(100)],
+                            render_kw={"autocomplete": "family-name"})
+    pronouns = StringField("Pronouns (optional)", [Optional(), limit(60)], render_kw={"autocomplete": "off"})
     email = EmailField("Email address", [
         required("Please enter your email address."),
         limit(254),
         Email(message="Please enter an email address like name@example.com."),
-    ], description="We send your confirmation and every update here.")
-    phone = TelField("Phone number", [required("Please enter a phone number."), limit(40), phone_number])
+    ], description="We send your confirmation and every update here.",
+        render_kw={"autocomplete": "email", "spellcheck": "false"})
+    phone = TelField("Phone number", [required("Please enter a phone number."), limit(40), phone_number],
+                     render_kw={"autocomplete": "tel"})
     home_area = StringField("City and state you live in", [required(), limit(200)],
                             description="The ketamine sessions are in person, and our clinicians "
-                                        "can only work with people in the states where they are licensed.")
+                                        "can only work with people in the states where they are licensed.",
+                            render_kw={"autocomplete": "address-level2"})
 
     # Logistics
     attend_all = RadioField("Can you attend all ten meetings on the dates listed?", choices=YES_NO_UNSURE,
@@ -88,13 +96,14 @@ class ApplicationForm(FlaskForm):
 
     # Support
     therapist = StringField("Your current therapist, if you have one (optional)", [Optional(), limit(300)],
-                            description="Their name and how to reach them.")
+                            description="Their name and how to reach them.", render_kw=PRIVATE)
     provider = StringField("Your prescriber or primary-care provider", [required(), limit(300)],
-                           description="Their name and how to reach them. We only contact them with your permission.")
-    emergency_name = StringField("Emergency contact’s name", [required(), limit(100)])
+                           description="Their name and how to reach them. We only contact them "
+                                       "with your permission.", render_kw=PRIVATE)
+    emergency_name = StringField("Emergency contact’s name", [required(), limit(100)], render_kw=PRIVATE)
     emergency_relationship = StringField("How you know them", [required(), limit(60)],
-                                         description="For example: partner, sister, friend.")
-    emergency_phone = TelField("Emergency contact’s phone", [required(), limit(40), phone_number])
+                                         description="For example: partner, sister, friend.", render_kw=PRIVATE)
+    emergency_phone = TelField("Emergency contact’s phone", [required(), limit(40), phone_number], render_kw=PRIVATE)
 
     # Health screen
     pregnant = RadioField("Are you pregnant, trying to become pregnant, or breastfeeding?",
@@ -116,9 +125,10 @@ class ApplicationForm(FlaskForm):
                                       choices=YES_NO_UNSURE, validators=[choose()])
     medications = TextAreaField("Medications and supplements you take",
                                 [required("Please list your medications, or write “none”."), limit(2000)],
-                                description="With doses if you know them. Write “none” if you take none.")
+                                description="With doses if you know them. Write “none” if you take none.",
+                                render_kw=PRIVATE)
     health_notes = TextAreaField("Anything else about your health you would like us to know? (optional)",
-                                 [Optional(), limit(2000)])
+                                 [Optional(), limit(2000)], render_kw=PRIVATE)
 
     # Intentions
     intention = TextAreaField("What draws you to this group now?", [required(), limit(3000)],
@@ -131,6 +141,7 @@ class ApplicationForm(FlaskForm):
         "Do you know anyone who may also apply? (optional)", [Optional(), limit(500)],
         description="Groups feel safest when members do not already know each other. "
                     "We use this only to plan the groups, and never tell anyone what you wrote.",
+        render_kw=PRIVATE,
     )
 
     # Acknowledgements and consent
