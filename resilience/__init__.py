@@ -27,6 +27,15 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "AVAILABILITY_POLL_SECONDS": 15,
+    # Links in emails are built from this, never from a request's Host header.
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "ADMIN_EMAILS": "",
+    # Email: with no MAIL_SERVER, the outbox writes .eml files under instance/outbox/.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_TIMEOUT": 30,
+    "MAIL_SUPPRESS_SEND": False,
+    "OUTBOX_POLL_SECONDS": 5,
 }
 
 
@@ -44,8 +53,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
+    extensions.mail.init_app(app)
 
-    from . import cli, database, errors, formatting, htmx, public, security
+    from . import cli, database, errors, formatting, health, htmx, public, security
 
     database.init_app(app)
     security.init_app(app)
@@ -53,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     formatting.init_app(app)
     errors.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(health.bp)
     cli.init_app(app)
     return app
 
@@ -67,6 +78,11 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     else:
         app.config.from_mapping(test_config)
 
+    app.config.setdefault(
+        "MAIL_DEFAULT_SENDER", f"{app.config['PRACTICE_NAME']} <{app.config['CONTACT_EMAIL']}>"
+    )
+    app.config["ADMIN_EMAILS"] = _email_list(app.config["ADMIN_EMAILS"])
+
     production = app.config.get("ENV") == "production"
     if production:
         app.config.setdefault("SESSION_COOKIE_SECURE", True)
@@ -78,6 +94,13 @@ def _configure(app: Flask, test_config: dict | None) -> None:
                     f"RESILIENCE_{name} must be set when RESILIENCE_ENV=production."
                 )
             app.config[name] = _development_secret(app, name.lower(), make)
+
+
+def _email_list(value) -> list[str]:
+    """RESILIENCE_ADMIN_EMAILS as "a@x.org, b@y.org" (or a JSON list)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return [address.strip() for address in value or () if address and address.strip()]
 
 
 def _development_secret(app: Flask, filename: str, make) -> str:

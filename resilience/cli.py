@@ -3,10 +3,10 @@ from datetime import timedelta
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import clock, database, program
+from . import clock, database, enrolment, outbox, program
 from .extensions import db
 from .models import Cohort, Meeting
 
@@ -17,6 +17,40 @@ DEMO_TIMEZONE = "America/New_York"
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(outbox_commands)
+    app.cli.add_command(send_reminders)
+
+
+@click.group("outbox")
+def outbox_commands():
+    """Deliver queued emails."""
+
+
+@outbox_commands.command("send")
+@click.option("--loop", is_flag=True, help="Keep running as a worker, checking for due messages.")
+@click.option("--poll", type=float, default=None, help="Seconds between checks with --loop.")
+@with_appcontext
+def outbox_send(loop, poll):
+    """Send every email that is due (once, or forever with --loop)."""
+    if loop:
+        seconds = poll if poll is not None else current_app.config["OUTBOX_POLL_SECONDS"]
+        click.echo(f"Outbox worker started; checking every {seconds:g} s. Ctrl-C stops it.")
+        try:
+            outbox.run_worker(seconds, log=click.echo)
+        except KeyboardInterrupt:
+            click.echo("Outbox worker stopped.")
+        return
+    report = outbox.deliver_due()
+    counts = outbox.backlog()
+    click.echo(f"Outbox: {report}. Waiting: {counts['backlog']}, given up: {counts['failed']}.")
+
+
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders():
+    """Queue reminders for meetings in the next 48 hours (safe to run from cron often)."""
+    queued = enrolment.send_reminders()
+    click.echo(f"Queued {queued} reminder{'s' if queued != 1 else ''}.")
 
 
 @click.command("init-db")

@@ -7,14 +7,15 @@ never count against a cohort's capacity.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, database
+from . import calendar, clock, database, outbox
 from .extensions import db
-from .models import ACTIVE_STATUSES, Application, Cohort
+from .models import ACTIVE_STATUSES, Application, Cohort, Meeting
 
 SEAT_HOLDING_STATUSES = ("accepted", "enrolled")
 
@@ -177,6 +178,8 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, **fields) -
     )
     db.session.add(application)
     try:
+        db.session.flush()
+        notify(application, "received")
         db.session.commit()
     except IntegrityError:
         # Another request got there first: the same form twice, or the same person.
@@ -194,3 +197,85 @@ def earlier_submission(submission_id: str | None) -> Application | None:
         return None
     return db.session.scalar(sa.select(Application).where(Application.submission_id == submission_id))
 
+
+
+# --- Telling people ------------------------------------------------------------------
+
+REMINDER_WINDOW = timedelta(hours=48)
+
+
+def notify(application: Application, event: str, previous_status: str | None = None) -> None:
+    """Queue every email an event owes people, in the caller's transaction.
+
+    Events: "received", "accepted", "waitlisted", "declined", "withdrawn". The dedupe
+    key carries the moment of the change, so repeating a request never mails twice
+    while a later, real change (accepted again after a reopen) mails again.
+    """
+    cohort = application.cohort
+    moment = (application.created_at if event == "received" else application.status_changed_at).isoformat()
+    key = f"application:{application.id}:{event}:{moment}"
+    attachments = [calendar.attachment(cohort)] if event == "accepted" and cohort.meetings else []
+    outbox.enqueue(event, application.email, key, application=application, attachments=attachments)
+
+    if event == "received":
+        for admin in current_app.config["ADMIN_EMAILS"]:
+            outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application,
+                           admin_url=outbox.admin_application_url(application))
+    if event == "withdrawn" and previous_status in SEAT_HOLDING_STATUSES:
+        first = next(iter(waitlist(cohort)), None)
+        for admin in current_app.config["ADMIN_EMAILS"]:
+            outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first,
+                           next_in_line_url=outbox.admin_application_url(first) if first else None)
+
+
+def waitlist(cohort: Cohort) -> list[Application]:
+    """Waitlisted applications in waitlist order: the time they applied."""
+    return list(db.session.scalars(
+        sa.select(Application)
+        .where(Application.cohort_id == cohort.id, Application.status == "waitlisted")
+        .order_by(Application.created_at, Application.id)
+    ))
+
+
+def participants(cohort: Cohort, statuses=SEAT_HOLDING_STATUSES) -> list[Application]:
+    return list(db.session.scalars(
+        sa.select(Application)
+        .where(Application.cohort_id == cohort.id, Application.status.in_(statuses))
+        .order_by(Application.id)
+    ))
+
+
+def send_reminders() -> int:
+    """Queue a reminder for each enrolled participant of every meeting in the next 48 hours.
+
+    Safe to run every few minutes: each (meeting, time, person) is reminded once.
+    """
+    now = clock.now()
+    meetings = db.session.scalars(
+        sa.select(Meeting)
+        .where(Meeting.starts_at > now, Meeting.starts_at <= now + REMINDER_WINDOW)
+        .order_by(Meeting.starts_at)
+    ).all()
+    queued = 0
+    for meeting in meetings:
+        for application in participants(meeting.cohort, statuses=("enrolled",)):
+            key = f"reminder:meeting:{meeting.id}:{meeting.starts_at.isoformat()}:application:{application.id}"
+            if outbox.enqueue("reminder", application.email, key, application=application, meeting=meeting):
+                queued += 1
+    db.session.commit()
+    return queued
+
+
+def move_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime) -> None:
+    """Give a meeting a new time and send everyone holding a seat an updated invite."""
+    if ends_at <= starts_at:
+        raise ValueError("A meeting must end after it starts.")
+    meeting.starts_at, meeting.ends_at = starts_at, ends_at
+    meeting.revision += 1
+    db.session.flush()
+    invite = calendar.attachment(meeting.cohort, [meeting], filename="meeting-update.ics")
+    for application in participants(meeting.cohort):
+        key = f"meeting:{meeting.id}:revision:{meeting.revision}:application:{application.id}"
+        outbox.enqueue("meeting_moved", application.email, key, application=application,
+                       meeting=meeting, attachments=[invite])
+    db.session.commit()

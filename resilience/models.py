@@ -108,6 +108,8 @@ class Meeting(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     location: Mapped[str] = mapped_column(sa.String(300))  # a room, an address, or "Online"
+    # Bumped each time the meeting moves: the SEQUENCE of its calendar event.
+    revision: Mapped[int] = mapped_column(default=0)
 
     cohort: Mapped[Cohort] = relationship(back_populates="meetings")
 
@@ -128,6 +130,11 @@ class Meeting(db.Model):
     def name(self) -> str:
         """Its name in the program's words, e.g. "Ketamine session 2"."""
         return f"{program.PHASE_BY_KIND[self.kind].meeting_name} {self.sequence}"
+
+    @property
+    def neutral_name(self) -> str:
+        """Its name where others may glance (subjects, calendars): "Session day 2"."""
+        return f"{program.PHASE_BY_KIND[self.kind].neutral_name} {self.sequence}"
 
     @property
     def online(self) -> bool:
@@ -202,3 +209,40 @@ class Application(db.Model):
 
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.status}>"
+
+
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class OutboxMessage(db.Model):
+    """One email to one recipient, written in the same transaction as the change it reports."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    # One event never mails twice: e.g. "application:12:received:2026-11-26T15:00:00+00:00".
+    dedupe_key: Mapped[str] = mapped_column(sa.String(300), unique=True)
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str] = mapped_column(sa.Text)
+    # [{"filename": ..., "content_type": ..., "content": text}], e.g. an .ics invite
+    attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
+    application_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("application.id", ondelete="SET NULL"), index=True
+    )
+
+    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's claim
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {OUTBOX_STATUSES!r}", name="outbox_status"),
+        sa.Index("outbox_due", "status", "next_attempt_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.kind} {self.status}>"

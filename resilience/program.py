@@ -12,6 +12,7 @@ class Phase:
     kind: str
     name: str
     meeting_name: str
+    neutral_name: str  # for subjects and calendars: no drug names where others may glance
     count: int
     summary: str
 
@@ -21,6 +22,7 @@ PHASES = (
         "preparation",
         "Preparation",
         "Preparation meeting",
+        "Preparation meeting",
         3,
         "Meet the group and the clinicians, agree how we keep each other safe, "
         "and learn the mindfulness and self-compassion practices we will lean on.",
@@ -29,6 +31,7 @@ PHASES = (
         "ketamine",
         "Ketamine sessions",
         "Ketamine session",
+        "Session day",
         3,
         "Three in-person mornings. A clinician-guided ketamine experience, "
         "held together as a group, followed by quiet time and gentle sharing.",
@@ -36,6 +39,7 @@ PHASES = (
     Phase(
         "integration",
         "Integration",
+        "Integration meeting",
         "Integration meeting",
         4,
         "Make sense of what came up, through conversation, writing, art and "

@@ -1,4 +1,8 @@
-"""Headers that keep pages private and ready for a strict Content-Security-Policy."""
+"""Headers that keep pages private and ready for a strict Content-Security-Policy,
+and logs that never carry an applicant's private status link."""
+import logging
+import re
+
 from flask import Flask
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -13,7 +17,29 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+_STATUS_TOKEN = re.compile(r"/status/[^/\s?\"]+")
+
+
+def redact(text: str) -> str:
+    return _STATUS_TOKEN.sub("/status/[token]", text)
+
+
+class HideStatusTokens(logging.Filter):
+    """Anyone holding a status link can read that page, so access logs show none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def init_app(app: Flask) -> None:
+    for logger in (logging.getLogger("werkzeug"), logging.getLogger("gunicorn.access"), app.logger):
+        if not any(isinstance(f, HideStatusTokens) for f in logger.filters):
+            logger.addFilter(HideStatusTokens())
+
     @app.after_request
     def add_security_headers(response):
         headers = response.headers

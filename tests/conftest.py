@@ -23,7 +23,8 @@ def app_config(tmp_path):
 
 
 @pytest.fixture
-def app(app_config):
+def app(app_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(app_config)
     with app.app_context():
         database.create_tables()
@@ -104,15 +105,15 @@ def make_application(app):
         with app.app_context():
             cohort = db.session.scalar(db.select(Cohort).where(Cohort.slug == cohort_slug))
             email = overrides.pop("email", f"person{n}@example.org")
-            application = Application(
-                cohort=cohort,
-                first_name=f"Person{n}", last_name="Tester",
-                email=email, email_key=email.lower(), phone="555 010 1000",
-                home_area="Portland, ME", answers=answers(),
-                consent_version="test", consented_at=NOW, health_consent_at=NOW,
-                created_at=NOW, status_changed_at=NOW,
+            fields = {
+                "first_name": f"Person{n}", "last_name": "Tester",
+                "email": email, "email_key": email.lower(), "phone": "555 010 1000",
+                "home_area": "Portland, ME", "answers": answers(),
+                "consent_version": "test", "consented_at": NOW, "health_consent_at": NOW,
+                "created_at": NOW, "status_changed_at": NOW,
                 **overrides,
-            )
+            }
+            application = Application(cohort=cohort, **fields)
             db.session.add(application)
             db.session.commit()
             return application.id
@@ -144,3 +145,53 @@ def form_data():
 def applications(app) -> list[Application]:
     with app.app_context():
         return list(db.session.scalars(db.select(Application).order_by(Application.id)))
+
+
+class SMTPServer:
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message it receives."""
+
+    def __init__(self):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.messages = []
+        self.refuse = set()  # addresses answered with a permanent 550
+        self.controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address):
+        return [message for recipients, message in self.messages if recipients == [address]]
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()

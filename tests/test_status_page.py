@@ -55,3 +55,13 @@ def test_status_page_speaks_plainly_about_every_status(app, client, make_cohort,
     application_id = make_application(slug, status=status)
     [application] = [a for a in applications(app) if a.id == application_id]
     assert words in client.get(f"/status/{application.token}").get_data(as_text=True)
+
+
+def test_access_logs_never_show_the_private_token(app, caplog):
+    import logging
+
+    token = "Ou7c6lxmz-5tjTwbrlYJhnGlqbMCEDX_rAHKIlJCNho"
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('127.0.0.1 - - "%s" %s -', f"GET /status/{token} HTTP/1.1", "200")
+    assert token not in caplog.text
+    assert '"GET /status/[token] HTTP/1.1" 200' in caplog.text

@@ -1,0 +1,57 @@
+"""How many emails a second one outbox worker delivers to a local SMTP server.
+
+Not a test: it prints figures. Run with `.venv/bin/python bench/outbox_throughput.py [N]`.
+It queues N messages (default 1000) in a throw-away SQLite database, starts aiosmtpd on
+loopback, runs one worker until the outbox is empty, and prints messages per second.
+"""
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from conftest import NOW, SMTPServer  # noqa: E402  (the tests' loopback SMTP server)
+from resilience import create_app, database, outbox  # noqa: E402
+from resilience.cli import build_demo_cohort  # noqa: E402
+from resilience.extensions import db  # noqa: E402
+from resilience.models import Application  # noqa: E402
+
+
+def main(count: int) -> None:
+    smtp = SMTPServer()
+    smtp.start()
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({
+            "SECRET_KEY": "bench", "DATA_KEY": "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.sqlite3",
+            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port,
+        })
+        with app.app_context():
+            database.create_tables()
+            cohort = build_demo_cohort()
+            db.session.add(cohort)
+            started = time.perf_counter()
+            for n in range(count):
+                application = Application(
+                    cohort=cohort, first_name=f"P{n}", last_name="X", email=f"p{n}@example.org",
+                    email_key=f"p{n}@example.org", phone="555 010 1000", home_area="ME", answers={},
+                    consent_version="bench", consented_at=NOW, health_consent_at=NOW, status="accepted")
+                db.session.add(application)
+                db.session.flush()
+                outbox.enqueue("accepted", application.email, f"bench:{n}", application=application)
+            db.session.commit()
+            queued = time.perf_counter() - started
+
+            started = time.perf_counter()
+            report = outbox.deliver_due()
+            elapsed = time.perf_counter() - started
+    smtp.stop()
+    assert report.sent == count == len(smtp.messages), (report, len(smtp.messages))
+    print(f"queued {count} messages in {queued:.2f} s ({count / queued:,.0f}/s, rendering included)")
+    print(f"one worker delivered {report.sent} messages over SMTP in {elapsed:.2f} s: "
+          f"{report.sent / elapsed:,.0f} messages/s")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)

@@ -1,0 +1,21 @@
+"""/healthz for operators and load balancers: is the database reachable, is mail flowing."""
+import sqlalchemy as sa
+from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import outbox
+from .extensions import db
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        counts = outbox.backlog()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok",
+            "outbox_backlog": counts["backlog"], "outbox_failed": counts["failed"]}
