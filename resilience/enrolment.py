@@ -6,6 +6,7 @@ never count against a cohort's capacity.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -113,8 +114,22 @@ def open_cohorts() -> list[Cohort]:
     return [c for c in upcoming_cohorts() if closed_reason(c) is None]
 
 
-def cohort_by_slug(slug: str) -> Cohort | None:
+# What slugs, status tokens and form submission ids look like. Anything else is not
+# looked up at all: PostgreSQL refuses some characters (NUL) and over-long values.
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def cohort_by_slug(slug: str | None) -> Cohort | None:
+    if not slug or not SLUG.fullmatch(slug):
+        return None
     return db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
+
+
+def application_by_token(token: str) -> Application | None:
+    if not TOKEN.fullmatch(token):
+        return None
+    return db.session.scalar(sa.select(Application).where(Application.token == token))
 
 
 def email_key(email: str) -> str:
@@ -167,7 +182,7 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, **fields) -
     now = clock.now()
     application = Application(
         cohort=cohort,
-        submission_id=submission_id or None,
+        submission_id=submission_id if submission_id and TOKEN.fullmatch(submission_id) else None,
         email_key=email_key(fields["email"]),
         status="pending",
         created_at=now,
@@ -193,7 +208,7 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, **fields) -
 
 def earlier_submission(submission_id: str | None) -> Application | None:
     """The application already stored from this very form, if it was sent before."""
-    if not submission_id:
+    if not submission_id or not TOKEN.fullmatch(submission_id):
         return None
     return db.session.scalar(sa.select(Application).where(Application.submission_id == submission_id))
 

@@ -1,3 +1,4 @@
+import os
 from datetime import date, datetime, timedelta, timezone
 from itertools import count
 
@@ -8,6 +9,7 @@ from resilience.extensions import db
 from resilience.models import Application, Cohort, Meeting
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+TEST_DATABASE_URL = os.environ.get("RESILIENCE_TEST_DATABASE_URL")
 
 
 @pytest.fixture
@@ -16,7 +18,8 @@ def app_config(tmp_path):
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DATA_KEY": "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        # RESILIENCE_TEST_DATABASE_URL runs the suite on another database, e.g. PostgreSQL.
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "WTF_CSRF_ENABLED": False,
         "NOW": NOW,
     }
@@ -27,10 +30,14 @@ def app(app_config, tmp_path, monkeypatch):
     monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(app_config)
     with app.app_context():
+        if TEST_DATABASE_URL:
+            db.drop_all()
         database.create_tables()
     yield app
     with app.app_context():
         db.session.remove()
+        if TEST_DATABASE_URL:
+            db.drop_all()
         db.engine.dispose()
 
 
@@ -128,7 +135,7 @@ def form_data():
     def build(cohort_slug: str, **overrides) -> dict:
         data = {
             "cohort": cohort_slug,
-            "submission_id": f"submission-{next(_numbers)}",
+            "submission_id": f"submission-{next(_numbers):08d}",
             "first_name": "Alex", "last_name": "Morgan", "pronouns": "they/them",
             "email": "alex@example.org", "phone": "+1 207 555 0100", "home_area": "Portland, ME",
             **answers(),

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from conftest import NOW, applications
 from resilience.extensions import db
+from resilience.models import Cohort
 
 
 def test_link_from_the_blog_preselects_its_cohort(client, make_cohort):
@@ -142,7 +143,7 @@ def test_closed_cohort_is_refused_on_submit_with_answers_kept(app, client, make_
     slug = make_cohort()
     data = form_data(slug)
     with app.app_context():  # applications close while the person is typing
-        db.session.execute(sa.text("UPDATE cohort SET applications_open = 0"))
+        db.session.execute(sa.update(Cohort).values(applications_open=False))
         db.session.commit()
     html = client.post("/apply", data=data).get_data(as_text=True)
     assert "Applications for this cohort are closed." in html

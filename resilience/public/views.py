@@ -2,15 +2,12 @@
 import secrets
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from . import bp
 from .forms import ApplicationForm
 from .. import enrolment, errors, formatting, htmx, program
-from ..extensions import db
-from ..models import Application, Cohort
 
 
 @bp.context_processor
@@ -32,7 +29,7 @@ def program_page():
 
 @bp.get("/cohorts/<slug>/availability")
 def availability(slug):
-    cohort = db.first_or_404(sa.select(Cohort).where(Cohort.slug == slug))
+    cohort = enrolment.cohort_by_slug(slug) or abort(404)
     return htmx.render(
         "public/availability.html",
         "public/_availability.html",
@@ -148,7 +145,7 @@ def expired_form(error):
 
 @bp.get("/status/<token>")
 def status(token):
-    application = db.first_or_404(sa.select(Application).where(Application.token == token))
+    application = enrolment.application_by_token(token) or abort(404)
     response = current_app.make_response(
         render_template("public/status.html", application=application, cohort=application.cohort)
     )
