@@ -35,10 +35,8 @@ def outbox_send(loop, poll):
     if loop:
         seconds = poll if poll is not None else current_app.config["OUTBOX_POLL_SECONDS"]
         click.echo(f"Outbox worker started; checking every {seconds:g} s. Ctrl-C stops it.")
-        try:
-            outbox.run_worker(seconds, log=click.echo)
-        except KeyboardInterrupt:
-            click.echo("Outbox worker stopped.")
+        outbox.run_worker(seconds, log=click.echo)
+        click.echo("Outbox worker stopped.")
         return
     report = outbox.deliver_due()
     counts = outbox.backlog()

@@ -9,8 +9,9 @@ exponential back-off until it gives up and marks the message failed.
 from __future__ import annotations
 
 import hashlib
+import signal
 import smtplib
-import time
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -282,10 +283,16 @@ class _SMTPConnection(flask_mail.Connection):
 
 
 def run_worker(poll_seconds: float, log=print) -> None:
-    """Deliver forever, checking for due messages every poll_seconds (Ctrl-C stops)."""
-    while True:
+    """Deliver until SIGTERM or Ctrl-C, checking for due messages every poll_seconds.
+
+    A stop request lets the batch in hand finish, so no claim is left behind.
+    """
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    while not stopping.is_set():
         report = deliver_due()
         if report.sent or report.retrying or report.failed:
             log(str(report))
         db.session.remove()
-        time.sleep(poll_seconds)
+        stopping.wait(poll_seconds)
