@@ -26,6 +26,8 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # a long, careful form must not expire while typed
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # A clinician's session ends after this long without a request.
+    "PERMANENT_SESSION_LIFETIME": 60 * 60,
     "AVAILABILITY_POLL_SECONDS": 15,
     # Links in emails are built from this, never from a request's Host header.
     "PUBLIC_URL": "http://127.0.0.1:5000",
@@ -54,8 +56,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
     extensions.mail.init_app(app)
+    extensions.login_manager.init_app(app)
 
-    from . import cli, database, errors, formatting, health, htmx, public, security
+    from . import admin, cli, database, errors, formatting, health, htmx, public, security
 
     database.init_app(app)
     security.init_app(app)
@@ -64,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin.bp)
     cli.init_app(app)
     return app
 
@@ -85,7 +89,8 @@ def _configure(app: Flask, test_config: dict | None) -> None:
 
     production = app.config.get("ENV") == "production"
     if production:
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        # Flask's own default (False) is already in the config, so this is set, not defaulted.
+        app.config["SESSION_COOKIE_SECURE"] = True
     for name, make in (("SECRET_KEY", lambda: secrets.token_hex(32)),
                        ("DATA_KEY", lambda: Fernet.generate_key().decode())):
         if not app.config.get(name):

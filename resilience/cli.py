@@ -1,4 +1,5 @@
 """Commands for the people who install and run the site: flask --app resilience …"""
+import sys
 from datetime import timedelta
 
 import click
@@ -8,7 +9,7 @@ from flask.cli import with_appcontext
 
 from . import clock, database, enrolment, outbox, program
 from .extensions import db
-from .models import Cohort, Meeting
+from .models import Admin, Cohort, Meeting
 
 DEMO_LOCATION = "Harbor Street Practice, 120 Harbor Street, Suite 4, Portland, ME"
 DEMO_TIMEZONE = "America/New_York"
@@ -19,6 +20,36 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(outbox_commands)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(create_admin)
+
+
+MIN_PASSWORD = 12
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", help="How the clinician is shown in the panel (default: the part before @).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@with_appcontext
+def create_admin(email, name, password_stdin):
+    """Create a clinician's account for the admin panel."""
+    database.create_tables()
+    email = email.strip()
+    if "@" not in email:
+        raise click.UsageError("Give the clinician's email address.")
+    if db.session.scalar(sa.select(Admin).where(sa.func.lower(Admin.email) == email.lower())):
+        raise click.ClickException(f"An account for {email} already exists.")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"Please use a password of at least {MIN_PASSWORD} characters.")
+    admin = Admin(email=email, display_name=name or email.split("@")[0], active=True)
+    admin.set_password(password)
+    db.session.add(admin)
+    db.session.commit()
+    click.echo(f"Created an admin account for {email}. Sign in at /admin/login.")
 
 
 @click.group("outbox")

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import calendar, clock, database, outbox
+from . import calendar, clock, database, outbox, program
 from .extensions import db
-from .models import ACTIVE_STATUSES, Application, Cohort, Meeting
+from .models import ACTIVE_STATUSES, Admin, Application, AuditEvent, Cohort, Meeting, Note
 
 SEAT_HOLDING_STATUSES = ("accepted", "enrolled")
 
@@ -252,6 +252,50 @@ def waitlist(cohort: Cohort) -> list[Application]:
     ))
 
 
+# --- Seats at a glance, for many cohorts in a fixed number of queries ----------------
+
+_SUMMARY_COLUMNS = (Application.id, Application.cohort_id, Application.first_name, Application.last_name,
+                    Application.status, Application.created_at, Application.accepted_at)
+
+
+def seat_holders_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
+    """Who holds each cohort's seats (accepted, then enrolled), in the order they were offered."""
+    holders = {cohort_id: [] for cohort_id in cohort_ids}
+    rows = db.session.execute(
+        sa.select(*_SUMMARY_COLUMNS)
+        .where(Application.cohort_id.in_(cohort_ids), Application.status.in_(SEAT_HOLDING_STATUSES))
+        .order_by(Application.accepted_at, Application.id)
+    ) if cohort_ids else []
+    for row in rows:
+        holders[row.cohort_id].append(row)
+    return holders
+
+
+def waitlists_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
+    """Each cohort's waitlist in waitlist order: the time of application."""
+    waiting = {cohort_id: [] for cohort_id in cohort_ids}
+    rows = db.session.execute(
+        sa.select(*_SUMMARY_COLUMNS)
+        .where(Application.cohort_id.in_(cohort_ids), Application.status == "waitlisted")
+        .order_by(Application.created_at, Application.id)
+    ) if cohort_ids else []
+    for row in rows:
+        waiting[row.cohort_id].append(row)
+    return waiting
+
+
+def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts = {cohort_id: dict.fromkeys(TRANSITIONS, 0) for cohort_id in cohort_ids}
+    rows = db.session.execute(
+        sa.select(Application.cohort_id, Application.status, sa.func.count())
+        .where(Application.cohort_id.in_(cohort_ids))
+        .group_by(Application.cohort_id, Application.status)
+    ) if cohort_ids else []
+    for cohort_id, status, count in rows:
+        counts[cohort_id][status] = count
+    return counts
+
+
 def participants(cohort: Cohort, statuses=SEAT_HOLDING_STATUSES) -> list[Application]:
     return list(db.session.scalars(
         sa.select(Application)
@@ -281,16 +325,185 @@ def send_reminders() -> int:
     return queued
 
 
-def move_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime) -> None:
-    """Give a meeting a new time and send everyone holding a seat an updated invite."""
+def change_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime, location: str | None = None,
+                   admin: Admin | None = None) -> bool:
+    """Give a meeting a new time or place and send everyone holding a seat an updated invite.
+
+    Returns False (and changes nothing) when nothing is different.
+    """
     if ends_at <= starts_at:
-        raise ValueError("A meeting must end after it starts.")
-    meeting.starts_at, meeting.ends_at = starts_at, ends_at
+        raise RefusedChange("A meeting must end after it starts.")
+    location = location if location is not None else meeting.location
+    if (meeting.starts_at, meeting.ends_at, meeting.location) == (starts_at, ends_at, location):
+        return False
+    meeting.starts_at, meeting.ends_at, meeting.location = starts_at, ends_at, location
     meeting.revision += 1
+    record("meeting changed", admin=admin, cohort=meeting.cohort, detail=meeting.name)
     db.session.flush()
     invite = calendar.attachment(meeting.cohort, [meeting], filename="meeting-update.ics")
     for application in participants(meeting.cohort):
         key = f"meeting:{meeting.id}:revision:{meeting.revision}:application:{application.id}"
         outbox.enqueue("meeting_moved", application.email, key, application=application,
                        meeting=meeting, attachments=[invite])
+    return True
+
+
+# --- Decisions ---------------------------------------------------------------------------
+
+# Who may move from which status to which. Acceptance is always a clinician's decision;
+# "enrolled" is reached when the applicant confirms the place offered.
+TRANSITIONS = {
+    "pending": ("accepted", "waitlisted", "declined", "withdrawn"),
+    "waitlisted": ("accepted", "declined", "pending", "withdrawn"),
+    "accepted": ("enrolled", "pending", "withdrawn"),
+    "enrolled": ("withdrawn",),
+    "declined": ("pending",),
+    "withdrawn": (),
+}
+STATUS_LABELS = {
+    "pending": "Pending review",
+    "waitlisted": "Waitlisted",
+    "accepted": "Offered a place",
+    "enrolled": "Enrolled",
+    "declined": "Declined",
+    "withdrawn": "Withdrawn",
+}
+# How a change is named on buttons and in messages.
+DECISIONS = {
+    "accepted": ("Accept", "accepted"),
+    "waitlisted": ("Waitlist", "waitlisted"),
+    "declined": ("Decline", "declined"),
+    "pending": ("Reopen", "reopened"),
+    "withdrawn": ("Withdraw", "withdrawn"),
+    "enrolled": ("Confirm the place", "enrolled"),
+}
+STATUS_TIMESTAMPS = {"accepted": "accepted_at", "waitlisted": "waitlisted_at", "declined": "declined_at",
+                     "enrolled": "enrolled_at", "withdrawn": "withdrawn_at"}
+APPLICANT_EMAILS = ("accepted", "waitlisted", "declined", "withdrawn")
+CONFIRM_DAYS = 7
+
+
+class RefusedChange(Exception):
+    """A change the rules will not make; nothing was changed. The message is for the clinician."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def record(action: str, *, admin: Admin | None = None, actor: str | None = None,
+           application: Application | None = None, cohort: Cohort | None = None,
+           from_status: str | None = None, to_status: str | None = None, detail: str | None = None) -> None:
+    """Add an audit event to the current transaction (never with an applicant's answers)."""
+    cohort = cohort or (application.cohort if application else None)
+    db.session.add(AuditEvent(
+        at=clock.now(), actor=actor or ("admin" if admin else "system"), admin_id=admin.id if admin else None,
+        action=action, application_id=application.id if application else None,
+        cohort_id=cohort.id if cohort else None,
+        from_status=from_status, to_status=to_status, detail=detail[:300] if detail else None,
+    ))
+
+
+def lock_cohort(cohort_id: int) -> Cohort:
+    """The cohort row, locked until commit (PostgreSQL); SQLite is already in BEGIN IMMEDIATE."""
+    return db.session.scalar(sa.select(Cohort).where(Cohort.id == cohort_id).with_for_update())
+
+
+def seats_taken(cohort: Cohort) -> int:
+    return seats_taken_by_cohort([cohort.id])[cohort.id]
+
+
+def allowed_changes(application: Application) -> tuple[str, ...]:
+    return TRANSITIONS.get(application.status, ())
+
+
+def change_status(application_id: int, to_status: str, *, admin: Admin | None = None,
+                  actor: str | None = None) -> Application:
+    """Move an application to a new status, or raise RefusedChange and change nothing.
+
+    The seat check and the change happen in one transaction that holds the cohort's
+    lock, so two clinicians clicking "Accept" at once can never seat a seventh person.
+    Writes an audit event and queues the applicant's email in the same transaction.
+    """
+    database.begin_write()
+    try:
+        application = db.session.get(Application, application_id)
+        if application is None:
+            raise RefusedChange("That application does not exist.")
+        cohort = lock_cohort(application.cohort_id)
+        previous = application.status
+        if to_status not in TRANSITIONS.get(previous, ()):
+            verb = DECISIONS.get(to_status, (None, to_status))[1]
+            raise RefusedChange(
+                f"This application is {STATUS_LABELS[previous].lower()}, so it cannot be {verb}. Nothing was changed."
+            )
+        if to_status in SEAT_HOLDING_STATUSES and previous not in SEAT_HOLDING_STATUSES:
+            if seats_taken(cohort) >= cohort.capacity:
+                raise RefusedChange(
+                    f"The {cohort.title} is full: all {cohort.capacity} seats are taken. Nothing was changed. "
+                    "Waitlist this application, or free a seat first."
+                )
+    except RefusedChange:
+        db.session.rollback()
+        raise
+
+    now = clock.now()
+    application.status = to_status
+    application.status_changed_at = now
+    if to_status in STATUS_TIMESTAMPS:
+        setattr(application, STATUS_TIMESTAMPS[to_status], now)
+    application.confirm_by = confirm_by_date(cohort) if to_status == "accepted" else (
+        application.confirm_by if to_status == "enrolled" else None)
+    record("status", admin=admin, actor=actor, application=application, from_status=previous, to_status=to_status)
+    if to_status in APPLICANT_EMAILS:
+        notify(application, to_status, previous_status=previous)
     db.session.commit()
+    return application
+
+
+def confirm_by_date(cohort: Cohort) -> date:
+    """A week to confirm an offered place, but never later than the day before the start."""
+    today = local_today(cohort)
+    return max(today, min(today + timedelta(days=CONFIRM_DAYS), cohort.starts_on - timedelta(days=1)))
+
+
+def add_note(application_id: int, admin: Admin, body: str) -> Note:
+    application = db.session.get(Application, application_id)
+    note = Note(application=application, admin=admin, body=body, created_at=clock.now())
+    db.session.add(note)
+    record("note", admin=admin, application=application)
+    db.session.commit()
+    return note
+
+
+# --- Cohorts --------------------------------------------------------------------------------
+
+def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:
+    """Create a cohort (with the default ten meetings) or update one.
+
+    Refuses a capacity below the seats already taken, checked under the cohort's lock.
+    """
+    if cohort is None:
+        cohort = Cohort(**fields, created_at=clock.now())
+        for meeting in program.default_meetings(fields["starts_on"], fields["timezone"], fields["location"]):
+            cohort.meetings.append(Meeting(**meeting))
+        db.session.add(cohort)
+        db.session.flush()
+        record("cohort created", admin=admin, cohort=cohort, detail=cohort.title)
+        db.session.commit()
+        return cohort
+
+    cohort_id = cohort.id
+    database.begin_write()
+    cohort = lock_cohort(cohort_id)
+    taken = seats_taken(cohort)
+    if fields["capacity"] < taken:
+        db.session.rollback()
+        raise RefusedChange(
+            f"{taken} seats are already taken, so the capacity cannot be lower than {taken}. Nothing was changed."
+        )
+    for name, value in fields.items():
+        setattr(cohort, name, value)
+    record("cohort changed", admin=admin, cohort=cohort, detail=cohort.title)
+    db.session.commit()
+    return cohort

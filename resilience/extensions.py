@@ -1,4 +1,5 @@
 """Flask extensions, created unbound and initialised in create_app()."""
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -12,3 +13,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
 mail = Mail()
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.session_protection = "strong"

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import clock, program
@@ -189,6 +191,7 @@ class Application(db.Model):
     confirm_by: Mapped[date | None]
 
     cohort: Mapped[Cohort] = relationship(back_populates="applications")
+    notes: Mapped[list[Note]] = relationship(back_populates="application", order_by="Note.created_at")
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN {STATUSES!r}", name="application_status"),
@@ -206,6 +209,11 @@ class Application(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def short_name(self) -> str:
+        """First name and initial, for seat maps and admins' emails."""
+        return f"{self.first_name} {self.last_name[:1]}."
 
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.status}>"
@@ -246,3 +254,57 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status}>"
+
+
+class Admin(UserMixin, db.Model):
+    """A clinician who signs in to decide on applications."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(300))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class Note(db.Model):
+    """A clinician's private note on an application; encrypted like the answers."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id"), index=True)
+    admin_id: Mapped[int] = mapped_column(sa.ForeignKey("admin.id"))
+    body: Mapped[str] = mapped_column(SealedJSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    application: Mapped[Application] = relationship(back_populates="notes")
+    admin: Mapped[Admin] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did what, to which application, when, and from which status to which."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(20))  # "admin", "applicant" or "system"
+    admin_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(40), index=True)
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("application.id"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cohort.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(sa.String(20))
+    to_status: Mapped[str | None] = mapped_column(sa.String(20))
+    detail: Mapped[str | None] = mapped_column(sa.String(300))  # never an applicant's answers
+
+    admin: Mapped[Admin | None] = relationship()
+    application: Mapped[Application | None] = relationship()
+    cohort: Mapped[Cohort | None] = relationship()

@@ -121,6 +121,14 @@ def backlog() -> dict[str, int]:
     return {"backlog": sum(counts.get(s, 0) for s in BACKLOG_STATUSES), "failed": counts.get("failed", 0)}
 
 
+def failed_messages(limit: int = 20) -> list[OutboxMessage]:
+    """Emails that gave up, newest first, for the admins to see and act on."""
+    return list(db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.status == "failed")
+        .order_by(OutboxMessage.created_at.desc()).limit(limit)
+    ))
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0

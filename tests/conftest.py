@@ -202,3 +202,34 @@ def smtp():
     server.start()
     yield server
     server.stop()
+
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_admin(app):
+    def make(email="ana@practice.example", name="Dr. Ana Reyes", password=ADMIN_PASSWORD, active=True) -> int:
+        from resilience.models import Admin
+
+        with app.app_context():
+            admin = Admin(email=email, display_name=name, active=active)
+            admin.set_password(password)
+            db.session.add(admin)
+            db.session.commit()
+            return admin.id
+
+    return make
+
+
+def sign_in(client, email="ana@practice.example", password=ADMIN_PASSWORD):
+    return client.post("/admin/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def admin_client(app, make_admin):
+    """A browser signed in as a clinician."""
+    make_admin()
+    client = app.test_client()
+    assert sign_in(client).status_code == 303
+    return client

@@ -255,7 +255,8 @@ def test_moving_a_meeting_sends_an_updated_invite_with_the_same_uid(app, smtp, m
         cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
         meeting = cohort.meetings_of("ketamine")[0]
         new_start = datetime(2027, 1, 24, 10, 0, tzinfo=NEW_YORK).astimezone(timezone.utc)
-        enrolment.move_meeting(meeting, new_start, new_start + timedelta(hours=4))
+        enrolment.change_meeting(meeting, new_start, new_start + timedelta(hours=4))
+        db.session.commit()
         original_uid = f"meeting-{meeting.id}@resilience.example"
     deliver(app)
 

@@ -1,0 +1,100 @@
+"""Forms the clinicians use: sign-in, decisions, notes, cohorts and their meetings."""
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormField, IntegerField, PasswordField,
+                     SelectField, SelectChoice, StringField, TextAreaField, TimeField)
+from wtforms.validators import (AnyOf, DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
+                                ValidationError)
+
+from .. import enrolment, program
+from ..models import STATUSES, Cohort
+
+TIMEZONES = [
+    SelectChoice(zone, label) for zone, label in (
+        ("America/New_York", "Eastern (New York)"),
+        ("America/Chicago", "Central (Chicago)"),
+        ("America/Denver", "Mountain (Denver)"),
+        ("America/Phoenix", "Mountain, no daylight saving (Phoenix)"),
+        ("America/Los_Angeles", "Pacific (Los Angeles)"),
+        ("America/Anchorage", "Alaska (Anchorage)"),
+        ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+    ) if zone in available_timezones()
+]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email address", [DataRequired("Please enter your email address."), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", [DataRequired("Please enter your password."), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class DecisionForm(FlaskForm):
+    """Carries only the CSRF token and the button pressed."""
+    status = StringField(validators=[AnyOf(STATUSES, message="Unknown decision.")])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Add a private note", [DataRequired("Please write the note first."),
+                                                Length(max=4000, message="Please keep a note under 4,000 characters.")],
+                         description="Only the clinicians see notes. They are encrypted when stored.")
+
+
+class CohortForm(FlaskForm):
+    title = StringField("Title", [DataRequired("Please give the cohort a title."), Length(max=200)],
+                        description="For example: Spring 2027 cohort.")
+    slug = StringField("Short name for links", [
+        DataRequired("Please choose a short name."), Length(max=80),
+        Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Use lower-case letters, digits and hyphens only."),
+    ], description="Used in links such as /apply?cohort=spring-2027. Changing it breaks links already shared.")
+    capacity = IntegerField("Seats", [InputRequired("Please give the number of seats."),
+                                      NumberRange(1, program.DEFAULT_CAPACITY,
+                                                  message=f"A cohort has between 1 and {program.DEFAULT_CAPACITY} seats.")],
+                            default=program.DEFAULT_CAPACITY)
+    starts_on = DateField("First meeting", [InputRequired("Please give the date of the first meeting.")],
+                          description="New cohorts get ten meetings planned from this date; adjust them afterwards.")
+    timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")
+    location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."),
+                                                                  Length(max=300)])
+    application_deadline = DateField("Applications close after", [Optional()],
+                                     description="Leave empty to take applications until the first meeting.")
+    applications_open = BooleanField("Taking applications", default=True)
+    fee_text = TextAreaField("Fee (optional)", [Optional(), Length(max=500)],
+                             description="Shown on the program page. Leave empty to show no fee.")
+
+    def __init__(self, *args, cohort: Cohort | None = None, **kwargs):
+        super().__init__(*args, obj=cohort, **kwargs)
+        self.cohort = cohort
+
+    def validate_slug(self, field):
+        other = enrolment.cohort_by_slug(field.data)
+        if other is not None and other is not self.cohort:
+            raise ValidationError("Another cohort already uses this short name.")
+
+    def validate_application_deadline(self, field):
+        if field.data and self.starts_on.data and field.data >= self.starts_on.data:
+            raise ValidationError("Applications must close before the first meeting.")
+
+    def fields_for_cohort(self) -> dict:
+        names = ("title", "slug", "capacity", "starts_on", "timezone", "location", "application_deadline",
+                 "applications_open", "fee_text")
+        values = {name: self[name].data for name in names}
+        values["fee_text"] = values["fee_text"] or None
+        return values
+
+
+class MeetingRow(Form):
+    date = DateField("Date", [InputRequired("Please give a date.")])
+    starts = TimeField("Starts", [InputRequired("Please give a start time.")])
+    ends = TimeField("Ends", [InputRequired("Please give an end time.")])
+    location = StringField("Where", [DataRequired("Please say where, or “Online”."), Length(max=300)])
+
+    def validate_ends(self, field):
+        if self.starts.data and field.data and field.data <= self.starts.data:
+            raise ValidationError("The meeting must end after it starts.")
+
+
+class MeetingsForm(FlaskForm):
+    meetings = FieldList(FormField(MeetingRow), min_entries=program.MEETING_COUNT, max_entries=program.MEETING_COUNT)
+

@@ -1,0 +1,158 @@
+"""Who may see the clinicians' panel: signing in, signing out, sessions, and no way round."""
+import re
+
+import pytest
+
+from conftest import ADMIN_PASSWORD, sign_in
+from resilience import create_app
+
+
+def admin_routes():
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATA_KEY": "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=",
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/admin") and rule.endpoint != "admin.login":
+            url = rule.rule.replace("<int:application_id>", "1").replace("<slug>", "some-cohort")
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield pytest.param(method, url, id=f"{method} {url}")
+
+
+ADMIN_ROUTES = list(admin_routes())
+
+
+def test_the_panel_has_the_pages_we_expect():
+    urls = {url for _, url in (p.values for p in ADMIN_ROUTES)}
+    assert {"/admin/", "/admin/applications", "/admin/applications/1", "/admin/applications/1/status",
+            "/admin/cohorts/some-cohort/applications.csv", "/admin/audit", "/admin/logout"} <= urls
+
+
+@pytest.mark.parametrize("method, url", ADMIN_ROUTES)
+def test_every_admin_page_sends_a_stranger_to_sign_in(client, method, url):
+    response = client.open(url, method=method)
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].startswith("/admin/login")
+
+
+@pytest.mark.parametrize("method, url", ADMIN_ROUTES)
+def test_htmx_requests_from_a_stranger_are_redirected_by_htmx(client, method, url):
+    response = client.open(url, method=method, headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/admin/login")
+    assert response.get_data() == b""
+
+
+def test_sign_in_then_see_the_dashboard(client, make_admin, make_cohort):
+    make_admin()
+    make_cohort(title="Winter 2027 cohort")
+    response = sign_in(client)
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "Seats at a glance" in html and "Winter 2027 cohort" in html
+
+
+@pytest.mark.parametrize("email, password", [
+    ("ana@practice.example", "wrong password"),
+    ("nobody@practice.example", ADMIN_PASSWORD),
+    ("ANA@practice.example", "wrong password"),
+])
+def test_wrong_sign_in_does_not_say_which_part_was_wrong(client, make_admin, email, password):
+    make_admin()
+    response = sign_in(client, email, password)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "That email and password do not match an active account." in html
+    assert client.get("/admin/").status_code == 302
+
+
+def test_email_is_not_case_sensitive(client, make_admin):
+    make_admin()
+    assert sign_in(client, "Ana@Practice.Example").status_code == 303
+
+
+def test_inactive_account_cannot_sign_in(client, make_admin):
+    make_admin(active=False)
+    assert sign_in(client).status_code == 422
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(client, make_admin):
+    make_admin()
+    assert client.get("/admin/audit?action=export").headers["Location"] == (
+        "/admin/login?next=/admin/audit?action%3Dexport")
+    response = client.post("/admin/login?next=/admin/audit?action%3Dexport",
+                           data={"email": "ana@practice.example", "password": ADMIN_PASSWORD})
+    assert response.headers["Location"] == "/admin/audit?action=export"
+    client.post("/admin/logout")
+    for target in ("https://evil.example/", "//evil.example/admin/", "/\\evil.example", "/apply"):
+        response = client.post(f"/admin/login?next={target}", data={"email": "ana@practice.example",
+                                                                     "password": ADMIN_PASSWORD})
+        assert response.headers["Location"] == "/admin/", target
+        client.post("/admin/logout")
+
+
+def test_sign_out_ends_the_session(admin_client):
+    assert admin_client.get("/admin/").status_code == 200
+    response = admin_client.post("/admin/logout")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
+    assert admin_client.get("/admin/").status_code == 302
+
+
+def test_session_cookie_is_http_only_lax_and_expires_after_inactivity(client, make_admin):
+    make_admin()
+    cookie = sign_in(client).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert re.search(r"Expires=", cookie)
+
+
+def test_an_old_session_cookie_is_refused(app, client, make_admin, monkeypatch):
+    import time
+
+    make_admin()
+    sign_in(client)
+    assert client.get("/admin/").status_code == 200
+    later = time.time() + app.permanent_session_lifetime.total_seconds() + 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_production_cookies_are_secure(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("RESILIENCE_ENV", "production")
+    monkeypatch.setenv("RESILIENCE_SECRET_KEY", "s")
+    monkeypatch.setenv("RESILIENCE_DATA_KEY", "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=")
+    assert create_app().config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_admin_pages_are_never_cached(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_create_admin_reads_the_password_from_stdin(app, runner):
+    result = runner.invoke(args=["create-admin", "ben@practice.example", "--name", "Dr. Ben Ito",
+                                 "--password-stdin"], input="a long enough password\n")
+    assert result.exit_code == 0 and "Created an admin account for ben@practice.example" in result.output
+    client = app.test_client()
+    assert sign_in(client, "ben@practice.example", "a long enough password").status_code == 303
+
+
+def test_create_admin_asks_twice_on_a_terminal_and_refuses_short_or_duplicate(runner):
+    result = runner.invoke(args=["create-admin", "ben@practice.example"],
+                           input="a long enough password\na long enough password\n")
+    assert result.exit_code == 0
+    again = runner.invoke(args=["create-admin", "ben@practice.example", "--password-stdin"], input="another long one\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+    short = runner.invoke(args=["create-admin", "cy@practice.example", "--password-stdin"], input="short\n")
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    mismatch = runner.invoke(args=["create-admin", "dee@practice.example"],
+                             input="a long enough password\nanother one entirely\n")
+    assert mismatch.exit_code != 0
+
+
+def test_passwords_are_stored_as_scrypt_hashes(app, make_admin):
+    from resilience.extensions import db
+    from resilience.models import Admin
+
+    admin_id = make_admin()
+    with app.app_context():
+        stored = db.session.get(Admin, admin_id).password_hash
+    assert stored.startswith("scrypt:") and ADMIN_PASSWORD not in stored

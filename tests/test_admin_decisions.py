@@ -1,0 +1,223 @@
+"""Clinicians' decisions: each one, each refusal, and the hard seat limit under concurrency."""
+import threading
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import NOW, sign_in
+from resilience.extensions import db
+from resilience.models import Application, AuditEvent, OutboxMessage
+
+
+def get(app, application_id) -> Application:
+    with app.app_context():
+        application = db.session.get(Application, application_id)
+        db.session.expunge(application)
+        return application
+
+
+def audit(app, application_id):
+    with app.app_context():
+        return [(e.from_status, e.to_status, e.admin.display_name if e.admin else None) for e in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.application_id == application_id, AuditEvent.action == "status")
+            .order_by(AuditEvent.id))]
+
+
+def emails(app, application_id):
+    with app.app_context():
+        return [m.kind for m in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.application_id == application_id).order_by(OutboxMessage.id))]
+
+
+def decide(client, application_id, status, htmx=False):
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(f"/admin/applications/{application_id}/status", data={"status": status}, headers=headers)
+
+
+@pytest.mark.parametrize("status, label, email", [
+    ("accepted", "Offered a place", "accepted"),
+    ("waitlisted", "Waitlisted", "waitlisted"),
+    ("declined", "Declined", "declined"),
+    ("withdrawn", "Withdrawn", "withdrawn"),
+])
+def test_each_decision_changes_the_status_audits_it_and_emails_the_applicant(
+        app, admin_client, make_cohort, make_application, status, label, email):
+    slug = make_cohort()
+    application_id = make_application(slug, first_name="Maya", last_name="Okafor")
+    response = decide(admin_client, application_id, status)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/applications/{application_id}"
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Maya Okafor: {status}" in page and f'status-tag--{status}">{label}' in page
+
+    application = get(app, application_id)
+    assert application.status == status and application.status_changed_at == NOW
+    assert getattr(application, f"{status}_at") == NOW
+    assert audit(app, application_id) == [("pending", status, "Dr. Ana Reyes")]
+    assert emails(app, application_id) == [email]
+
+
+def test_acceptance_sets_a_confirm_by_date_a_week_ahead(app, admin_client, make_cohort, make_application):
+    slug = make_cohort(starts_on=NOW.date() + timedelta(days=45))
+    application_id = make_application(slug)
+    decide(admin_client, application_id, "accepted")
+    assert get(app, application_id).confirm_by == NOW.date() + timedelta(days=7)
+
+
+def test_confirm_by_is_never_after_the_cohort_starts(app, admin_client, make_cohort, make_application):
+    slug = make_cohort(starts_on=NOW.date() + timedelta(days=3), application_deadline=None)
+    application_id = make_application(slug)
+    decide(admin_client, application_id, "accepted")
+    assert get(app, application_id).confirm_by == NOW.date() + timedelta(days=2)
+
+
+def test_reopen_goes_back_to_pending_without_emailing(app, admin_client, make_cohort, make_application):
+    slug = make_cohort()
+    application_id = make_application(slug, status="declined")
+    decide(admin_client, application_id, "pending")
+    assert get(app, application_id).status == "pending"
+    assert emails(app, application_id) == []
+    assert audit(app, application_id) == [("declined", "pending", "Dr. Ana Reyes")]
+
+
+def test_waitlisted_applicant_can_be_accepted_when_a_seat_is_free(app, admin_client, make_cohort, make_application):
+    slug = make_cohort()
+    application_id = make_application(slug, status="waitlisted")
+    decide(admin_client, application_id, "accepted")
+    assert get(app, application_id).status == "accepted"
+
+
+@pytest.mark.parametrize("start, to, message", [
+    ("declined", "accepted", "This application is declined, so it cannot be accepted."),
+    ("withdrawn", "pending", "This application is withdrawn, so it cannot be reopened."),
+    ("enrolled", "waitlisted", "This application is enrolled, so it cannot be waitlisted."),
+    ("pending", "pending", "This application is pending review, so it cannot be reopened."),
+])
+def test_an_illegal_change_is_refused_clearly_and_changes_nothing(
+        app, admin_client, make_cohort, make_application, start, to, message):
+    slug = make_cohort()
+    application_id = make_application(slug, status=start)
+    response = decide(admin_client, application_id, to)
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert message in page and "Nothing was changed." in page
+    assert get(app, application_id).status == start
+    assert audit(app, application_id) == [] and emails(app, application_id) == []
+
+
+def test_a_full_cohort_refuses_a_seventh_acceptance(app, admin_client, make_cohort, make_application):
+    slug = make_cohort(title="Winter 2027 cohort")
+    for _ in range(3):
+        make_application(slug, status="accepted")
+    for _ in range(3):
+        make_application(slug, status="enrolled")
+    seventh = make_application(slug, status="waitlisted")
+    page = admin_client.get(decide(admin_client, seventh, "accepted").headers["Location"]).get_data(as_text=True)
+    assert "The Winter 2027 cohort is full: all 6 seats are taken. Nothing was changed." in page
+    assert get(app, seventh).status == "waitlisted"
+    assert emails(app, seventh) == []
+
+
+def test_unknown_decision_is_refused(app, admin_client, make_cohort, make_application):
+    application_id = make_application(make_cohort())
+    response = decide(admin_client, application_id, "superuser")
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "That decision was not understood. Nothing was changed." in page
+    assert get(app, application_id).status == "pending"
+
+
+def test_decision_on_a_missing_application_is_a_404(admin_client):
+    assert decide(admin_client, 9999, "accepted").status_code == 404
+
+
+def test_htmx_decision_returns_the_decision_and_an_out_of_band_seat_map(app, admin_client, make_cohort,
+                                                                        make_application):
+    slug = make_cohort()
+    application_id = make_application(slug, first_name="Maya", last_name="Okafor")
+    response = decide(admin_client, application_id, "accepted", htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "seats-changed"
+    assert html.lstrip().startswith('<section class="panel decision" id="decision"')
+    assert "Maya Okafor: accepted. Now offered a place." in html
+    assert f'<div class="seat-map" id="seat-map-{slug}" hx-swap-oob="true">' in html
+    assert "5 of 6 seats open" in html and "Maya O.</a>" in html
+    assert "<html" not in html
+
+
+def test_htmx_refusal_is_shown_in_place(app, admin_client, make_cohort, make_application):
+    slug = make_cohort(capacity=1)
+    make_application(slug, status="accepted")
+    waiting = make_application(slug, status="waitlisted")
+    html = decide(admin_client, waiting, "accepted", htmx=True).get_data(as_text=True)
+    assert 'role="alert">The Test cohort' in html and "is full" in html
+    assert get(app, waiting).status == "waitlisted"
+
+
+def test_application_page_lays_out_every_answer_and_the_history(app, admin_client, client, make_cohort, form_data):
+    slug = make_cohort()
+    client.post("/apply", data=form_data(slug, medications="Sertraline 50mg", psychosis="unsure",
+                                         knows_applicants="My cousin Jo"))
+    [application_id] = [a.id for a in [get(app, 1)]]
+    decide(admin_client, application_id, "waitlisted")
+    html = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
+    for words in ("Alex Morgan", "alex@example.org", "Health screen", "Sertraline 50mg",
+                  "Have you ever had psychosis or mania", "<dd>Not sure</dd>", "My cousin Jo",
+                  "Dr. Rivera, 555 010 2000", "Waitlisted", "by Dr. Ana Reyes"):
+        assert words in html, words
+    assert 'class="answers__flag"><dt>Have you ever had psychosis' in html
+
+
+def test_notes_are_added_with_htmx_and_kept_private(app, admin_client, make_cohort, make_application):
+    application_id = make_application(make_cohort())
+    response = admin_client.post(f"/admin/applications/{application_id}/notes",
+                                 data={"body": "Called her; evaluation booked for Tuesday."},
+                                 headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section class="panel" id="notes"')
+    assert "Called her; evaluation booked for Tuesday." in html and "Dr. Ana Reyes" in html
+    with app.app_context():
+        raw = db.session.execute(sa.text("SELECT body FROM note")).scalar_one()
+    assert "evaluation" not in raw
+
+
+def test_notes_work_without_javascript_and_empty_ones_are_refused(app, admin_client, make_cohort, make_application):
+    application_id = make_application(make_cohort())
+    response = admin_client.post(f"/admin/applications/{application_id}/notes", data={"body": "First call done."})
+    assert response.status_code == 303
+    assert "First call done." in admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    response = admin_client.post(f"/admin/applications/{application_id}/notes", data={"body": "   "})
+    assert response.status_code == 422 and "Please write the note first." in response.get_data(as_text=True)
+
+
+def test_twelve_clinicians_clicking_accept_at_once_seat_exactly_six(app, make_admin, make_cohort, make_application):
+    make_admin()
+    slug = make_cohort(title="Winter 2027 cohort")
+    pending = [make_application(slug) for _ in range(12)]
+    clients = []
+    for _ in range(12):
+        client = app.test_client()
+        assert sign_in(client).status_code == 303
+        clients.append(client)
+    start = threading.Barrier(12)
+    results = {}
+
+    def accept(client, application_id):
+        start.wait()
+        response = decide(client, application_id, "accepted", htmx=True)
+        results[application_id] = response.get_data(as_text=True)
+
+    threads = [threading.Thread(target=accept, args=pair) for pair in zip(clients, pending)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    statuses = [get(app, application_id).status for application_id in pending]
+    assert statuses.count("accepted") == 6 and statuses.count("pending") == 6
+    refused = [html for html in results.values() if "all 6 seats are taken" in html]
+    assert len(refused) == 6
+    accepted_pages = [html for html in results.values() if ": accepted. Now offered a place." in html]
+    assert len(accepted_pages) == 6
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.kind == "accepted")) == 6
