@@ -309,6 +309,7 @@ def send_reminders() -> int:
 
     Safe to run every few minutes: each (meeting, time, person) is reminded once.
     """
+    database.begin_write()
     now = clock.now()
     meetings = db.session.scalars(
         sa.select(Meeting)
@@ -329,7 +330,8 @@ def change_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime, loc
                    admin: Admin | None = None) -> bool:
     """Give a meeting a new time or place and send everyone holding a seat an updated invite.
 
-    Returns False (and changes nothing) when nothing is different.
+    Returns False (and changes nothing) when nothing is different. The caller opens the
+    write transaction (database.begin_write) and commits, so several meetings change together.
     """
     if ends_at <= starts_at:
         raise RefusedChange("A meeting must end after it starts.")
@@ -404,6 +406,15 @@ def record(action: str, *, admin: Admin | None = None, actor: str | None = None,
     ))
 
 
+def record_alone(action: str, **details) -> None:
+    """An audit event that is the whole change (a sign-in, an export), in its own transaction."""
+    database.begin_write()
+    if details.get("admin") is not None and action == "signed in":
+        details["admin"].last_login_at = clock.now()
+    record(action, **details)
+    db.session.commit()
+
+
 def lock_cohort(cohort_id: int) -> Cohort:
     """The cohort row, locked until commit (PostgreSQL); SQLite is already in BEGIN IMMEDIATE."""
     return db.session.scalar(sa.select(Cohort).where(Cohort.id == cohort_id).with_for_update())
@@ -468,6 +479,7 @@ def confirm_by_date(cohort: Cohort) -> date:
 
 
 def add_note(application_id: int, admin: Admin, body: str) -> Note:
+    database.begin_write()
     application = db.session.get(Application, application_id)
     note = Note(application=application, admin=admin, body=body, created_at=clock.now())
     db.session.add(note)
@@ -484,6 +496,7 @@ def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:
     Refuses a capacity below the seats already taken, checked under the cohort's lock.
     """
     if cohort is None:
+        database.begin_write()
         cohort = Cohort(**fields, created_at=clock.now())
         for meeting in program.default_meetings(fields["starts_on"], fields["timezone"], fields["location"]):
             cohort.meetings.append(Meeting(**meeting))

@@ -46,7 +46,8 @@ def test_the_worker_loop_delivers_as_messages_arrive_and_stops_cleanly_on_sigter
     worker = subprocess.Popen([*flask, "outbox", "send", "--loop", "--poll", "0.2"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        subprocess.run([sys.executable, "-c", _ENQUEUE], env=env, check=True, capture_output=True)
+        enqueued = subprocess.run([sys.executable, "-c", _ENQUEUE], env=env, capture_output=True, text=True)
+        assert enqueued.returncode == 0, enqueued.stderr
         deadline = time.monotonic() + 20
         while not list((tmp_path / "outbox").glob("*.eml")) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -61,11 +62,12 @@ def test_the_worker_loop_delivers_as_messages_arrive_and_stops_cleanly_on_sigter
 
 _ENQUEUE = """
 import sqlalchemy as sa
-from resilience import create_app, outbox
+from resilience import create_app, database, outbox
 from resilience.extensions import db
 from resilience.models import Cohort
 app = create_app()
 with app.app_context():
+    database.begin_write()  # SQLite: hold the write lock from the first read
     cohort = db.session.scalar(sa.select(Cohort))
     outbox.enqueue("seat_freed", "ana@example.org", "loop-test", cohort=cohort, next_in_line=None)
     db.session.commit()

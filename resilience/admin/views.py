@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import bp
 from .forms import CohortForm, DecisionForm, LoginForm, MeetingsForm, NoteForm
-from .. import clock, enrolment, htmx, outbox
+from .. import database, enrolment, htmx, outbox
 from ..extensions import db, login_manager
 from ..models import STATUSES, Admin, Application, AuditEvent, Cohort
 from ..public.forms import ApplicationForm
@@ -77,9 +77,7 @@ def login():
             session.clear()
             login_user(admin)
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without a request
-            admin.last_login_at = clock.now()
-            enrolment.record("signed in", admin=admin)
-            db.session.commit()
+            enrolment.record_alone("signed in", admin=admin)
             return redirect(_safe_next(request.args.get("next")), 303)
         form.password.errors.append("That email and password do not match an active account.")
     return render_template("admin/login.html", form=form), 422 if form.errors else 200
@@ -289,6 +287,7 @@ def meetings(slug):
         form = MeetingsForm()
     if request.method == "POST" and form.validate():
         changed = 0
+        database.begin_write()
         for meeting, row in zip(cohort.meetings, form.meetings.data):
             starts_at = datetime.combine(row["date"], row["starts"], cohort.zone).astimezone(timezone.utc)
             ends_at = datetime.combine(row["date"], row["ends"], cohort.zone).astimezone(timezone.utc)
@@ -322,9 +321,9 @@ def export(slug):
         if with_answers:
             row += [a.knows_applicants or "", *((a.answers or {}).get(name, "") for name in ApplicationForm.ANSWER_FIELDS)]
         writer.writerow([spreadsheet_safe(value) for value in row])
-    enrolment.record("export", admin=current_user, cohort=cohort,
-                     detail=f"{len(applications)} applications, {'with answers' if with_answers else 'contact fields'}")
-    db.session.commit()
+    enrolment.record_alone("export", admin=current_user, cohort=cohort,
+                           detail=f"{len(applications)} applications, "
+                                  f"{'with answers' if with_answers else 'contact fields'}")
     name = f"{cohort.slug}-applications{'-with-answers' if with_answers else ''}.csv"
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
