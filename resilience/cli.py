@@ -74,6 +74,14 @@ def outbox_send(loop, poll):
     click.echo(f"Outbox: {report}. Waiting: {counts['backlog']}, given up: {counts['failed']}.")
 
 
+@outbox_commands.command("retry-failed")
+@with_appcontext
+def outbox_retry_failed():
+    """Queue the emails that gave up again, with fresh attempts (after fixing the cause)."""
+    count = outbox.retry_failed()
+    click.echo(f"Queued {count} failed email{'s' if count != 1 else ''} again.")
+
+
 @click.command("send-reminders")
 @with_appcontext
 def send_reminders():

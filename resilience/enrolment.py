@@ -146,43 +146,53 @@ def active_application(cohort: Cohort, email: str) -> Application | None:
     )
 
 
+# Said when the same email applies twice to one cohort. The status link goes to the
+# address itself, never to the page, so a stranger typing someone's email learns no link.
 DUPLICATE_MESSAGE = (
-    "You already have an application in progress for this cohort with this email "
-    "address, so there is no need to apply again. Your private status link is in "
-    "the confirmation email we sent you."
+    "An application for this cohort from this email address is already in progress, so we "
+    "have not stored a second one. We have emailed the private status link to that address."
 )
 
 
-def check_can_apply(cohort: Cohort, email: str | None = None) -> None:
-    """Raise ApplicationRefused if this cohort (or this person) cannot apply now."""
+def check_can_apply(cohort: Cohort) -> None:
+    """Raise ApplicationRefused if this cohort takes no applications now."""
     reason = closed_reason(cohort)
     if reason is not None:
         raise ApplicationRefused(CLOSED_MESSAGES[reason], field="cohort")
-    if email and active_application(cohort, email) is not None:
-        raise ApplicationRefused(DUPLICATE_MESSAGE, field="email")
 
 
 def submit_application(cohort: Cohort, *, submission_id: str | None, **fields) -> tuple[Application, bool]:
     """Store a new pending application; returns (application, created).
 
-    A repeated submission of the same form (a double click, a resent POST) returns
-    the application the first one stored, with created=False. Any other refusal
-    raises ApplicationRefused and stores nothing.
+    A repeated submission of the same form for the same cohort and email (a double
+    click, a resent POST) returns the application the first one stored, with
+    created=False. An application already in progress for this email and cohort is
+    refused, and its owner is emailed their status link. Any refusal raises
+    ApplicationRefused and stores no application.
     """
     database.begin_write()
-    earlier = earlier_submission(submission_id)
+    earlier = repeated_submission(submission_id, cohort, fields["email"])
     if earlier is not None:
         db.session.rollback()
         return earlier, False
     try:
-        check_can_apply(cohort, fields["email"])
+        check_can_apply(cohort)
     except ApplicationRefused:
         db.session.rollback()  # release the write lock
         raise
+    existing = active_application(cohort, fields["email"])
+    if existing is not None:
+        outbox.enqueue("status_link", existing.email,
+                       f"application:{existing.id}:status_link:{local_today(cohort).isoformat()}",
+                       application=existing)
+        db.session.commit()
+        raise ApplicationRefused(DUPLICATE_MESSAGE, field="email")
+    if not submission_id or not TOKEN.fullmatch(submission_id) or _by_submission(submission_id) is not None:
+        submission_id = None  # the Back button brought an old form back, for another cohort or email
     now = clock.now()
     application = Application(
         cohort=cohort,
-        submission_id=submission_id if submission_id and TOKEN.fullmatch(submission_id) else None,
+        submission_id=submission_id,
         email_key=email_key(fields["email"]),
         status="pending",
         created_at=now,
@@ -199,15 +209,28 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, **fields) -
     except IntegrityError:
         # Another request got there first: the same form twice, or the same person.
         db.session.rollback()
-        earlier = earlier_submission(submission_id)
+        earlier = repeated_submission(submission_id, cohort, fields["email"])
         if earlier is not None:
             return earlier, False
         raise ApplicationRefused(DUPLICATE_MESSAGE, field="email") from None
     return application, True
 
 
-def earlier_submission(submission_id: str | None) -> Application | None:
-    """The application already stored from this very form, if it was sent before."""
+def repeated_submission(submission_id: str | None, cohort: Cohort | None, email: str | None) -> Application | None:
+    """The application this very form already stored, if it is sent again unchanged.
+
+    Only a repeat for the same cohort and email counts: a form brought back with the
+    Back button and sent for another cohort is a new application.
+    """
+    if cohort is None or not email:
+        return None
+    earlier = _by_submission(submission_id)
+    if earlier is not None and earlier.cohort_id == cohort.id and earlier.email_key == email_key(email):
+        return earlier
+    return None
+
+
+def _by_submission(submission_id: str | None) -> Application | None:
     if not submission_id or not TOKEN.fullmatch(submission_id):
         return None
     return db.session.scalar(sa.select(Application).where(Application.submission_id == submission_id))

@@ -12,6 +12,7 @@ import hashlib
 import signal
 import smtplib
 import threading
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,10 +28,10 @@ from . import clock, database
 from .extensions import db
 from .models import Application, OutboxMessage
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 20  # 30 s, 1, 2, 4 … minutes, then hourly: about 14 hours before giving up
 FIRST_RETRY = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
-CLAIM_LEASE = timedelta(minutes=5)  # a worker that dies mid-send frees its claim after this
+CLAIM_LEASE = timedelta(minutes=5)  # renewed before each send; a dead worker's claim expires
 BACKLOG_STATUSES = ("queued", "sending")
 
 # Subjects are neutral: someone may see them over a shoulder or on a lock screen.
@@ -44,6 +45,7 @@ SUBJECTS = {
     "seat_freed": "A seat is free in the {{ cohort.title }}",
     "reminder": "Reminder: {{ meeting.neutral_name|lower }} on {{ meeting.local_start|short_date }}",
     "meeting_moved": "New time for {{ meeting.neutral_name|lower }}",
+    "status_link": "Your application is already with us",
 }
 
 
@@ -73,7 +75,9 @@ def compose(kind: str, **context) -> dict:
         context.setdefault("cohort", application.cohort)
         context.setdefault("status_url", external_url("public.status", token=application.token))
     return {
-        "subject": render_template_string(SUBJECTS[kind], **context),
+        # A subject is a header, not HTML: no escaping, and never a line break.
+        "subject": " ".join(render_template_string(
+            "{% autoescape false %}" + SUBJECTS[kind] + "{% endautoescape %}", **context).split()),
         "text_body": render_template(f"email/{kind}.txt", **context),
         "html_body": render_template(f"email/{kind}.html", **context),
     }
@@ -144,13 +148,16 @@ class DeliveryReport:
         return f"sent {self.sent}, will retry {self.retrying}, failed {self.failed}"
 
 
-def claim(limit: int) -> list[int]:
-    """Atomically take up to `limit` due messages for this worker; returns their ids.
+def claim(limit: int) -> tuple[str, list[int]]:
+    """Atomically take up to `limit` due messages for this worker: (claim id, message ids).
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets several workers claim side by side.
     SQLite: the claim runs under BEGIN IMMEDIATE, so claims happen one at a time.
+    A claim whose worker died expires after CLAIM_LEASE and is taken again, unless
+    the message has used up its attempts: then it is marked failed.
     """
     now = clock.now()
+    claim_id = uuid.uuid4().hex
     database.begin_write()
     due = sa.or_(
         sa.and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
@@ -162,76 +169,131 @@ def claim(limit: int) -> list[int]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    ids = []
     for message in messages:
+        if message.attempts >= MAX_ATTEMPTS:
+            message.status, message.locked_until, message.claimed_by = "failed", None, None
+            message.last_error = message.last_error or "A worker stopped while sending it, too many times."
+            continue
         message.status = "sending"
         message.locked_until = now + CLAIM_LEASE
+        message.claimed_by = claim_id
         message.attempts += 1
-    ids = [m.id for m in messages]
+        ids.append(message.id)
     db.session.commit()
-    return ids
+    return claim_id, ids
 
 
 def deliver_due(batch_size: int = 50) -> DeliveryReport:
     """Send everything due now, batch by batch, and report what happened."""
     report = DeliveryReport()
-    while ids := claim(batch_size):
-        report.add(_deliver(ids))
-    return report
+    while True:
+        claim_id, ids = claim(batch_size)
+        if not ids:
+            return report
+        report.add(_deliver(claim_id, ids))
 
 
-def _deliver(ids: list[int]) -> DeliveryReport:
+# Errors that say nothing about one message but about the connection or our own account:
+# they end the batch, and every message in it is tried again later. (Every SMTP error is
+# also an OSError, so the order of the except clauses below matters.)
+_CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPAuthenticationError,
+                      smtplib.SMTPSenderRefused, smtplib.SMTPHeloError, smtplib.SMTPNotSupportedError)
+
+
+def _deliver(claim_id: str, ids: list[int]) -> DeliveryReport:
     report = DeliveryReport()
     rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                               .order_by(OutboxMessage.id)).all()
-    outgoing = [(row.id, _as_mail(row), _eml_name(row)) for row in rows]
+    outgoing = []
+    for row in rows:
+        try:
+            outgoing.append((row.id, _as_mail(row), _eml_name(row)))
+        except Exception as error:  # cannot even be built: it never will be
+            outgoing.append((row.id, error, None))
     db.session.commit()  # hold no transaction open while talking to the mail server
     pending = [message_id for message_id, _, _ in outgoing]
     try:
         with _transport() as send:
             for message_id, mail_message, eml_name in outgoing:
-                try:
-                    send(mail_message, eml_name)
-                except (smtplib.SMTPException, OSError) as error:
-                    _finish(message_id, report, error)
-                else:
-                    _finish(message_id, report)
                 pending.remove(message_id)
+                if isinstance(mail_message, Exception):
+                    _finish(message_id, claim_id, report, mail_message, permanent=True)
+                elif _still_ours(message_id, claim_id):
+                    _send_one(send, message_id, claim_id, mail_message, eml_name, report)
     except (smtplib.SMTPException, OSError) as error:  # no connection, or it broke
         for message_id in pending:
-            _finish(message_id, report, error)
+            _finish(message_id, claim_id, report, error)
     return report
 
 
-def _finish(message_id: int, report: DeliveryReport, error: Exception | None = None) -> None:
+def _send_one(send, message_id, claim_id, mail_message, eml_name, report) -> None:
+    try:
+        send(mail_message, eml_name)
+    except smtplib.SMTPRecipientsRefused as error:
+        refused_for_good = all(code >= 500 for code, _ in error.recipients.values())
+        _finish(message_id, claim_id, report, error, permanent=refused_for_good)
+    except _CONNECTION_ERRORS as error:
+        _finish(message_id, claim_id, report, error)
+        raise
+    except smtplib.SMTPException as error:  # about this message, e.g. its content refused for now
+        _finish(message_id, claim_id, report, error)
+    except OSError as error:  # the network or the disk
+        _finish(message_id, claim_id, report, error)
+        raise
+    except Exception as error:  # e.g. an address the mail library cannot encode: never sendable
+        _finish(message_id, claim_id, report, error, permanent=True)
+    else:
+        _finish(message_id, claim_id, report)
+
+
+def _still_ours(message_id: int, claim_id: str) -> bool:
+    """Renew this worker's claim just before sending; False if another worker has taken it."""
+    database.begin_write()
+    renewed = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == claim_id,
+               OutboxMessage.status == "sending")
+        .values(locked_until=clock.now() + CLAIM_LEASE)
+    ).rowcount
+    db.session.commit()
+    return renewed == 1
+
+
+def _finish(message_id: int, claim_id: str, report: DeliveryReport, error: Exception | None = None,
+            permanent: bool = False) -> None:
     """Record one message's outcome at once, in its own short write transaction."""
     database.begin_write()
     message = db.session.get(OutboxMessage, message_id)
-    message.locked_until = None
+    if message.claimed_by != claim_id or message.status != "sending":
+        db.session.rollback()  # another worker took it over; its outcome is theirs to record
+        return
+    message.locked_until, message.claimed_by = None, None
     if error is None:
         message.status, message.sent_at, message.last_error = "sent", clock.now(), None
         report.sent += 1
     else:
-        _record_failure(message, error, report)
+        message.last_error = f"{type(error).__name__}: {error}"[:1000]
+        if permanent or message.attempts >= MAX_ATTEMPTS:
+            message.status = "failed"
+            report.failed += 1
+            current_app.logger.error("Outbox message %s gave up after %s attempts", message.id, message.attempts)
+        else:
+            message.status = "queued"
+            message.next_attempt_at = clock.now() + retry_delay(message.attempts)
+            report.retrying += 1
     db.session.commit()
 
 
-def _permanent(error: Exception) -> bool:
-    """The server said no for good (5xx), e.g. the address does not exist: retrying won't help."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in error.recipients.values())
-    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
-
-
-def _record_failure(message: OutboxMessage, error: Exception, report: DeliveryReport) -> None:
-    message.last_error = f"{type(error).__name__}: {error}"[:1000]
-    if message.attempts >= MAX_ATTEMPTS or _permanent(error):
-        message.status = "failed"
-        report.failed += 1
-        current_app.logger.error("Outbox message %s gave up after %s attempts", message.id, message.attempts)
-    else:
-        message.status = "queued"
-        message.next_attempt_at = clock.now() + retry_delay(message.attempts)
-        report.retrying += 1
+def retry_failed() -> int:
+    """Queue every failed message again with fresh attempts (after fixing the cause)."""
+    database.begin_write()
+    count = db.session.execute(
+        sa.update(OutboxMessage).where(OutboxMessage.status == "failed")
+        .values(status="queued", attempts=0, next_attempt_at=clock.now(), locked_until=None, claimed_by=None)
+    ).rowcount
+    db.session.commit()
+    return count
 
 
 def _as_mail(message: OutboxMessage) -> flask_mail.Message:

@@ -165,7 +165,14 @@ class SMTPServer:
             self.port = probe.getsockname()[1]
         self.messages = []
         self.refuse = set()  # addresses answered with a permanent 550
+        self.refuse_sender = False  # answer MAIL FROM with 553, as a misconfigured account would get
         self.controller = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return "553 Sender address not allowed"
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:

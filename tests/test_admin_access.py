@@ -64,6 +64,12 @@ def test_wrong_sign_in_does_not_say_which_part_was_wrong(client, make_admin, ema
     assert client.get("/admin/").status_code == 302
 
 
+def test_odd_sign_in_input_is_just_a_failed_sign_in(client, make_admin):
+    make_admin()
+    for email, password in (("ana@practice.example\x00", "\x00"), ("\x00", "\x00"), ("a" * 300, "b")):
+        assert sign_in(client, email, password).status_code == 422
+
+
 def test_email_is_not_case_sensitive(client, make_admin):
     make_admin()
     assert sign_in(client, "Ana@Practice.Example").status_code == 303

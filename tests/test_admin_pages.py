@@ -246,7 +246,7 @@ def test_audit_page_lists_and_filters_events(app, admin_client, make_cohort, mak
     assert "Maya Okafor" in html and "contact fields" not in html
     html = admin_client.get(f"/admin/audit?application={application_id}").get_data(as_text=True)
     assert "1 event." in html
-    assert admin_client.get("/admin/audit?admin=abc&application=%00").status_code == 200
+    assert admin_client.get("/admin/audit?admin=abc&application=%00&action=%00").status_code == 200
 
 
 def test_unknown_cohort_pages_are_404(admin_client):

@@ -164,7 +164,8 @@ def test_duplicate_application_is_refused_and_nothing_new_is_stored(
     make_application(slug, email="Alex@Example.org", status="waitlisted")
     response = client.post("/apply", data=form_data(slug, email="alex@example.org"))
     assert response.status_code == 422
-    assert "You already have an application in progress for this cohort" in response.get_data(as_text=True)
+    assert "An application for this cohort from this email address is already in progress" in (
+        response.get_data(as_text=True))
     assert len(applications(app)) == 1
 
 
@@ -229,10 +230,13 @@ def test_an_oversized_request_gets_a_friendly_page(client, make_cohort, form_dat
 @pytest.mark.parametrize("value", ["", "\x00", "a" * 5000, "<script>alert(1)</script>", "☃" * 50, "%00", "' OR 1=1 --"])
 def test_no_value_in_any_field_causes_a_server_error(app, client, make_cohort, form_data, value):
     slug = make_cohort()
-    for name in list(form_data(slug)):
-        response = client.post("/apply", data=form_data(slug, **{name: value}))
+    for n, name in enumerate(form_data(slug)):
+        data = form_data(slug, email=f"person{n}@example.org")
+        response = client.post("/apply", data={**data, name: value})
         assert response.status_code in (303, 422), (name, response.status_code)
         assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    if value not in ("", "a" * 5000):  # fits the free-text answers: those rows were really stored
+        assert len(applications(app)) >= 10
     for name in ("cohort", "email", "psychosis", "no_such_field"):
         response = client.post(f"/apply/validate?field={name}", data={name: value})
         assert response.status_code in (200, 404)

@@ -8,6 +8,7 @@ from wtforms.validators import (AnyOf, DataRequired, Email, InputRequired, Lengt
                                 ValidationError)
 
 from .. import enrolment, program
+from ..public.forms import clean_text
 from ..models import STATUSES, Cohort
 
 TIMEZONES = [
@@ -25,7 +26,7 @@ TIMEZONES = [
 
 class LoginForm(FlaskForm):
     email = EmailField("Email address", [DataRequired("Please enter your email address."), Length(max=254)],
-                       render_kw={"autocomplete": "username"})
+                       filters=[clean_text], render_kw={"autocomplete": "username"})
     password = PasswordField("Password", [DataRequired("Please enter your password."), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
 

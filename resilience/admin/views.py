@@ -17,7 +17,7 @@ from .forms import CohortForm, DecisionForm, LoginForm, MeetingsForm, NoteForm
 from .. import database, enrolment, htmx, outbox
 from ..extensions import db, login_manager
 from ..models import STATUSES, Admin, Application, AuditEvent, Cohort
-from ..public.forms import ApplicationForm
+from ..public.forms import ApplicationForm, clean_text
 
 PER_PAGE = 25
 SORTS = {
@@ -124,9 +124,9 @@ def dashboard():
 def applications():
     cohorts = db.session.scalars(sa.select(Cohort).order_by(Cohort.starts_on.desc())).all()
     filters = {
-        "cohort": request.args.get("cohort", ""),
+        "cohort": request.args.get("cohort", "") if enrolment.SLUG.fullmatch(request.args.get("cohort", "")) else "",
         "status": request.args.get("status", "") if request.args.get("status") in STATUSES else "",
-        "q": request.args.get("q", "").strip()[:100],
+        "q": clean_text(request.args.get("q", ""))[:100],
         "sort": request.args.get("sort") if request.args.get("sort") in SORTS else "newest",
     }
     query = (sa.select(Application).join(Application.cohort).options(contains_eager(Application.cohort),
@@ -347,7 +347,7 @@ def audit():
                "application": request.args.get("application", "").strip()}
     query = sa.select(AuditEvent).options(selectinload(AuditEvent.admin), selectinload(AuditEvent.cohort),
                                           selectinload(AuditEvent.application).defer(Application.answers))
-    if filters["action"]:
+    if filters["action"] in actions:
         query = query.where(AuditEvent.action == filters["action"])
     if filters["admin"].isdigit():
         query = query.where(AuditEvent.admin_id == int(filters["admin"]))

@@ -73,7 +73,8 @@ class ApplicationForm(FlaskForm):
     email = EmailField("Email address", [
         required("Please enter your email address."),
         limit(254),
-        Email(message="Please enter an email address like name@example.com."),
+        # Mail servers cannot all deliver to accented names before the @.
+        Email(message="Please enter an email address like name@example.com.", allow_smtputf8=False),
     ], description="We send your confirmation and every update here.",
         render_kw={"autocomplete": "email", "spellcheck": "false"})
     phone = TelField("Phone number", [required("Please enter a phone number."), limit(40), phone_number],
@@ -204,12 +205,6 @@ class ApplicationForm(FlaskForm):
             enrolment.check_can_apply(cohort)
         except enrolment.ApplicationRefused as refusal:
             raise ValidationError(refusal.message) from None
-
-    def validate_email(self, field):
-        cohort = self.selected_cohort()
-        if cohort is not None and field.data:
-            if enrolment.active_application(cohort, field.data) is not None:
-                raise ValidationError(enrolment.DUPLICATE_MESSAGE)
 
     def validate_single(self, name: str) -> bool:
         """Validate one field as the full submit would (for inline validation)."""

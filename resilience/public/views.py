@@ -44,7 +44,7 @@ def apply():
     if request.method == "GET":
         return _prefill_and_render(form)
 
-    earlier = enrolment.earlier_submission(form.submission_id.data)
+    earlier = enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data)
     if earlier is not None:  # the same form sent twice: show what the first one stored
         return redirect(url_for(".status", token=earlier.token), 303)
     if form.validate_on_submit():
@@ -89,7 +89,10 @@ def _referral() -> str | None:
     ref = request.args.get("ref", "").strip()
     if ref:
         return ref[:200]
-    host = urlsplit(request.referrer or "").hostname
+    try:
+        host = urlsplit(request.referrer or "").hostname
+    except ValueError:  # a malformed Referer header is no referrer at all
+        return None
     if host and host != request.host.split(":")[0]:
         return host[:200]
     return None
