@@ -193,3 +193,30 @@ def test_the_form_works_with_javascript_switched_off(browser, app, server, make_
     page.click("button[type=submit]")
     sync_api.expect(page.locator("h1")).to_have_text("Thank you, Alex. We have your application.")
     context.close()
+
+
+def test_the_seats_poll_does_not_steal_keyboard_focus(page, server, make_cohort):
+    slug = make_cohort()
+    page.goto(server + "/")
+    link = page.locator(f"#availability-{slug} a.button")
+    link.focus()
+    with page.expect_response(lambda r: "/availability" in r.url):
+        pass
+    page.wait_for_timeout(300)  # let htmx swap and settle
+    assert page.evaluate("document.activeElement.textContent").startswith("Apply")
+    assert page.evaluate("document.activeElement.closest('.availability') !== null")
+
+
+def test_inline_validation_never_overwrites_newer_typing(page, server, make_cohort):
+    make_cohort()
+    page.goto(server + "/apply")
+    # the check for "alex@" is still on its way when the person carries on typing
+    page.evaluate("""() => {
+        const email = document.querySelector('#email');
+        email.value = 'alex@';
+        email.dispatchEvent(new Event('change', {bubbles: true}));
+        email.value = 'alex@example.org';
+    }""")
+    page.wait_for_timeout(1000)
+    assert page.locator("#email").input_value() == "alex@example.org"
+    sync_api.expect(page.locator("#email-error")).to_have_count(0)
