@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import NOW, sign_in
+from conftest import NOW, applications, sign_in
 from resilience.extensions import db
 from resilience.models import Application, AuditEvent, OutboxMessage
 
@@ -157,14 +157,15 @@ def test_application_page_lays_out_every_answer_and_the_history(app, admin_clien
     slug = make_cohort()
     client.post("/apply", data=form_data(slug, medications="Sertraline 50mg", psychosis="unsure",
                                          knows_applicants="My cousin Jo"))
-    [application_id] = [a.id for a in [get(app, 1)]]
+    [application_id] = [a.id for a in applications(app)]
     decide(admin_client, application_id, "waitlisted")
     html = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
     for words in ("Alex Morgan", "alex@example.org", "Health screen", "Sertraline 50mg",
-                  "Have you ever had psychosis or mania", "<dd>Not sure</dd>", "My cousin Jo",
+                  "Have you ever had psychosis or mania", "Needs attention: </span>Not sure</dd>", "My cousin Jo",
                   "Dr. Rivera, 555 010 2000", "Waitlisted", "by Dr. Ana Reyes"):
         assert words in html, words
     assert 'class="answers__flag"><dt>Have you ever had psychosis' in html
+    assert 'class="answers__flag"><dt>Can you attend all ten' not in html  # "Yes" there is good news
 
 
 def test_notes_are_added_with_htmx_and_kept_private(app, admin_client, make_cohort, make_application):

@@ -220,3 +220,45 @@ def test_inline_validation_never_overwrites_newer_typing(page, server, make_coho
     page.wait_for_timeout(1000)
     assert page.locator("#email").input_value() == "alex@example.org"
     sync_api.expect(page.locator("#email-error")).to_have_count(0)
+
+
+def sign_in_page(page, server, make_admin):
+    from conftest import ADMIN_PASSWORD
+
+    make_admin()
+    page.goto(server + "/admin/login")
+    page.fill("#email", "ana@practice.example")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def test_a_decision_with_htmx_updates_the_seat_map_in_place(page, server, make_admin, make_cohort, make_application):
+    slug = make_cohort()
+    application_id = make_application(slug, first_name="Maya", last_name="Okafor")
+    sign_in_page(page, server, make_admin)
+    page.goto(f"{server}/admin/applications/{application_id}")
+    page.evaluate("window.reloaded = false")  # gone if the page reloads
+    page.get_by_role("button", name="Accept").click()
+    sync_api.expect(page.locator("#decision")).to_contain_text("Maya Okafor: accepted. Now offered a place.")
+    sync_api.expect(page.locator(f"#seat-map-{slug}")).to_contain_text("5 of 6 seats open")
+    assert page.evaluate("window.reloaded") is False
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Withdraw").click()
+    sync_api.expect(page.locator("#decision")).to_contain_text("Now withdrawn")
+    sync_api.expect(page.locator(f"#seat-map-{slug}")).to_contain_text("6 of 6 seats open")
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_admin_pages_are_accessible(axe_page, server, make_admin, make_cohort, make_application, viewport):
+    slug = make_cohort()
+    application_id = make_application(slug, status="accepted")
+    make_application(slug, status="waitlisted")
+    axe_page.set_viewport_size(viewport)
+    sign_in_page(axe_page, server, make_admin)
+    for path in ("/admin/", "/admin/applications", f"/admin/applications/{application_id}", "/admin/cohorts",
+                 f"/admin/cohorts/{slug}/meetings", "/admin/cohorts/new", "/admin/audit"):
+        axe_page.goto(server + path)
+        assert axe_violations(axe_page) == [], path
+        assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path

@@ -173,8 +173,9 @@ def _detail_context(application: Application, refusal: str | None = None) -> dic
     }
 
 
-def answer_sections(application: Application) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The sealed answers laid out under the form's own section titles and questions."""
+def answer_sections(application: Application) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """The sealed answers laid out under the form's own section titles and questions,
+    each with whether it needs the clinician's attention."""
     questions = ApplicationForm(formdata=None, meta={"csrf": False})
     answers = application.answers or {}
     sections = []
@@ -185,9 +186,10 @@ def answer_sections(application: Application) -> list[tuple[str, list[tuple[str,
                 continue
             field = questions[name]
             value = answers.get(name)
+            attention = value in ApplicationForm.NEEDS_ATTENTION.get(name, ())
             if hasattr(field, "choices") and field.choices:
                 value = dict((c.value, c.label) for c in field.choices).get(value, value)
-            rows.append((field.label.text, value or "—"))
+            rows.append((field.label.text, value or "—", attention))
         if rows:
             sections.append((title, rows))
     return sections

@@ -176,6 +176,12 @@ class ApplicationForm(FlaskForm):
                                            "ack_not_emergency")),
         ("consent", "Your consent", ("consent_health",)),
     )
+    # Answers a clinician should not miss when reading an application.
+    NEEDS_ATTENTION = {
+        "attend_all": ("no", "unsure"), "ride_home": ("no", "unsure"),
+        **{name: ("yes", "unsure") for name in ("pregnant", "blood_pressure", "heart", "psychosis", "substance_use",
+                                                "liver", "raised_pressure", "thyroid", "anaesthesia_reaction")},
+    }
     QUESTIONS = ("cohort",) + tuple(name for _, _, names in SECTIONS for name in names)
     CONTACT_FIELDS = ("first_name", "last_name", "pronouns", "email", "phone", "home_area")
     # Everything sealed together (encrypted at rest) as the application's answers.
