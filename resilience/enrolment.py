@@ -245,7 +245,7 @@ REMINDER_WINDOW = timedelta(hours=48)
 def notify(application: Application, event: str, previous_status: str | None = None) -> None:
     """Queue every email an event owes people, in the caller's transaction.
 
-    Events: "received", "accepted", "waitlisted", "declined", "withdrawn". The dedupe
+    Events: "received", "accepted", "waitlisted", "declined", "withdrawn", "enrolled". The dedupe
     key carries the moment of the change, so repeating a request never mails twice
     while a later, real change (accepted again after a reopen) mails again.
     """
@@ -404,7 +404,7 @@ DECISIONS = {
 }
 STATUS_TIMESTAMPS = {"accepted": "accepted_at", "waitlisted": "waitlisted_at", "declined": "declined_at",
                      "enrolled": "enrolled_at", "withdrawn": "withdrawn_at"}
-APPLICANT_EMAILS = ("accepted", "waitlisted", "declined", "withdrawn")
+APPLICANT_EMAILS = ("accepted", "waitlisted", "declined", "withdrawn", "enrolled")
 CONFIRM_DAYS = 7
 
 

@@ -46,6 +46,7 @@ SUBJECTS = {
     "reminder": "Reminder: {{ meeting.neutral_name|lower }} on {{ meeting.local_start|short_date }}",
     "meeting_moved": "New time for {{ meeting.neutral_name|lower }}",
     "status_link": "Your application is already with us",
+    "enrolled": "Your place in the {{ cohort.title }} is confirmed",
 }
 
 
@@ -57,8 +58,7 @@ def external_url(endpoint: str, **values) -> str:
 
 
 def admin_application_url(application: Application) -> str:
-    # The admin panel's path from DESIGN.md; built by hand until its blueprint exists.
-    return current_app.config["PUBLIC_URL"].rstrip("/") + f"/admin/applications/{application.id}"
+    return external_url("admin.application", application_id=application.id)
 
 
 def compose(kind: str, **context) -> dict:

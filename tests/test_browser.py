@@ -262,3 +262,19 @@ def test_admin_pages_are_accessible(axe_page, server, make_admin, make_cohort, m
         axe_page.goto(server + path)
         assert axe_violations(axe_page) == [], path
         assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
+
+
+def test_offered_place_status_page_is_accessible_and_confirms(app, axe_page, server, make_cohort, make_application):
+    from resilience.extensions import db
+    from resilience.models import Application
+
+    slug = make_cohort()
+    application_id = make_application(slug, status="accepted", first_name="Maya")
+    with app.app_context():
+        token = db.session.get(Application, application_id).token
+    axe_page.goto(f"{server}/status/{token}")
+    axe_page.locator("summary", has_text="Withdraw my application").click()
+    assert axe_violations(axe_page) == []
+    axe_page.get_by_role("button", name="Confirm my place").click()
+    sync_api.expect(axe_page.locator(".flash--success")).to_contain_text("your place is confirmed")
+    assert axe_violations(axe_page) == []

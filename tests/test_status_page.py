@@ -65,3 +65,49 @@ def test_access_logs_never_show_the_private_token(app, caplog):
         logging.getLogger("werkzeug").info('127.0.0.1 - - "%s" %s -', f"GET /status/{token} HTTP/1.1", "200")
     assert token not in caplog.text
     assert '"GET /status/[token] HTTP/1.1" 200' in caplog.text
+
+
+def status_url_of(app, application_id):
+    [application] = [a for a in applications(app) if a.id == application_id]
+    return f"/status/{application.token}"
+
+
+def test_an_offered_place_is_confirmed_from_the_status_page(app, client, make_cohort, make_application):
+    from resilience.extensions import db
+    from resilience.models import OutboxMessage
+
+    slug = make_cohort()
+    url = status_url_of(app, make_application(slug, status="accepted"))
+    page = client.get(url).get_data(as_text=True)
+    assert "A place is offered to you" in page and "Confirm my place" in page
+    response = client.post(url, data={"action": "confirm"})
+    assert response.status_code == 303 and response.headers["Location"] == url
+    page = client.get(url).get_data(as_text=True)
+    assert "Thank you: your place is confirmed." in page and "You are in the group" in page
+    [application] = applications(app)
+    assert application.status == "enrolled"
+    with app.app_context():
+        assert db.session.scalar(db.select(OutboxMessage.kind)) == "enrolled"
+
+
+def test_withdrawing_needs_the_box_ticked_then_frees_the_seat(app, client, make_cohort, make_application):
+    slug = make_cohort()
+    url = status_url_of(app, make_application(slug, status="enrolled"))
+    response = client.post(url, data={"action": "withdraw"})
+    assert response.status_code == 422
+    assert "Please tick the box to confirm that you want to withdraw." in response.get_data(as_text=True)
+    assert applications(app)[0].status == "enrolled"
+    response = client.post(url, data={"action": "withdraw", "sure": "y"})
+    assert "Your application has been withdrawn." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert applications(app)[0].status == "withdrawn"
+    assert "Withdraw my application" not in client.get(url).get_data(as_text=True)
+
+
+def test_an_action_that_is_no_longer_possible_changes_nothing(app, client, make_cohort, make_application):
+    slug = make_cohort()
+    url = status_url_of(app, make_application(slug, status="pending"))
+    response = client.post(url, data={"action": "confirm"})
+    assert "Nothing was changed" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert applications(app)[0].status == "pending"
+    assert client.post(url, data={"action": "become-admin"}).status_code == 422
+    assert client.post("/status/not-a-real-token-at-all", data={"action": "withdraw", "sure": "y"}).status_code == 404

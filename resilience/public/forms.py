@@ -3,7 +3,7 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, EmailField, HiddenField, RadioField, StringField, TelField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from .. import enrolment
 from ..models import Cohort
@@ -226,3 +226,14 @@ class ApplicationForm(FlaskForm):
     def answers(self) -> dict:
         return {name: self[name].data for name in self.ANSWER_FIELDS}
 
+
+
+class StatusActionForm(FlaskForm):
+    """What an applicant can do on their status page: confirm an offered place, or withdraw."""
+
+    action = StringField(validators=[AnyOf(("confirm", "withdraw"))])
+    sure = BooleanField("Yes, withdraw my application")
+
+    def validate_sure(self, field):
+        if self.action.data == "withdraw" and not field.data:
+            raise ValidationError("Please tick the box to confirm that you want to withdraw.")

@@ -2,11 +2,11 @@
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from . import bp
-from .forms import ApplicationForm
+from .forms import ApplicationForm, StatusActionForm
 from .. import enrolment, errors, formatting, htmx, program
 
 
@@ -146,12 +146,39 @@ def expired_form(error):
     return errors.expired_page()
 
 
+STATUS_ACTIONS = {"confirm": ("enrolled", "Thank you: your place is confirmed. We have emailed you the details."),
+                  "withdraw": ("withdrawn", "Your application has been withdrawn. We have emailed you to confirm.")}
+
+
 @bp.get("/status/<token>")
 def status(token):
+    return _status_page(enrolment.application_by_token(token) or abort(404), StatusActionForm(formdata=None))
+
+
+@bp.post("/status/<token>")
+def status_action(token):
+    """The applicant confirms the place offered, or withdraws."""
     application = enrolment.application_by_token(token) or abort(404)
-    response = current_app.make_response(
-        render_template("public/status.html", application=application, cohort=application.cohort)
-    )
+    form = StatusActionForm()
+    if not form.validate():
+        return _status_page(application, form, status=422)
+    to_status, thanks = STATUS_ACTIONS[form.action.data]
+    try:
+        enrolment.change_status(application.id, to_status, actor="applicant")
+    except enrolment.RefusedChange:
+        flash("Nothing was changed: that is no longer possible for your application. "
+              "Its current status is shown below.", "error")
+    else:
+        flash(thanks, "success")
+    return redirect(url_for(".status", token=token), 303)
+
+
+def _status_page(application, form, status=200):
+    response = current_app.make_response((
+        render_template("public/status.html", application=application, cohort=application.cohort, form=form,
+                        can_withdraw=application.status in enrolment.ACTIVE_STATUSES),
+        status,
+    ))
     # The link is the key to this page: keep it out of caches, referrers and search engines.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
