@@ -245,21 +245,26 @@ REMINDER_WINDOW = timedelta(hours=48)
 def notify(application: Application, event: str, previous_status: str | None = None) -> None:
     """Queue every email an event owes people, in the caller's transaction.
 
-    Events: "received", "accepted", "waitlisted", "declined", "withdrawn", "enrolled". The dedupe
-    key carries the moment of the change, so repeating a request never mails twice
-    while a later, real change (accepted again after a reopen) mails again.
+    Events are "received" and the statuses an application moves to. The dedupe key
+    carries the moment of the change, so repeating a request never mails twice while a
+    later, real change (accepted again after a reopen) mails again. Reopening tells the
+    applicant only when it takes back an offered place; any lost seat tells the admins.
     """
     cohort = application.cohort
     moment = (application.created_at if event == "received" else application.status_changed_at).isoformat()
     key = f"application:{application.id}:{event}:{moment}"
     attachments = [calendar.attachment(cohort)] if event == "accepted" and cohort.meetings else []
-    outbox.enqueue(event, application.email, key, application=application, attachments=attachments)
+    if event == "pending":
+        if previous_status == "accepted":
+            outbox.enqueue("offer_reopened", application.email, key, application=application)
+    else:
+        outbox.enqueue(event, application.email, key, application=application, attachments=attachments)
 
     if event == "received":
         for admin in current_app.config["ADMIN_EMAILS"]:
             outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application,
                            admin_url=outbox.admin_application_url(application))
-    if event == "withdrawn" and previous_status in SEAT_HOLDING_STATUSES:
+    if previous_status in SEAT_HOLDING_STATUSES and event not in SEAT_HOLDING_STATUSES:
         first = next(iter(waitlist(cohort)), None)
         for admin in current_app.config["ADMIN_EMAILS"]:
             outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first,
@@ -404,7 +409,6 @@ DECISIONS = {
 }
 STATUS_TIMESTAMPS = {"accepted": "accepted_at", "waitlisted": "waitlisted_at", "declined": "declined_at",
                      "enrolled": "enrolled_at", "withdrawn": "withdrawn_at"}
-APPLICANT_EMAILS = ("accepted", "waitlisted", "declined", "withdrawn", "enrolled")
 CONFIRM_DAYS = 7
 
 
@@ -461,11 +465,17 @@ def change_status(application_id: int, to_status: str, *, admin: Admin | None = 
     """
     database.begin_write()
     try:
-        application = db.session.get(Application, application_id)
-        if application is None:
+        cohort_id = db.session.scalar(sa.select(Application.cohort_id).where(Application.id == application_id))
+        if cohort_id is None:
             raise RefusedChange("That application does not exist.")
-        cohort = lock_cohort(application.cohort_id)
+        cohort = lock_cohort(cohort_id)
+        # Read the application only now, under the lock (and locked itself): a request that
+        # waited for the lock must judge the status as it is, not as it was before waiting.
+        application = db.session.get(Application, application_id, populate_existing=True, with_for_update=True)
         previous = application.status
+        if to_status == "enrolled" and actor != "applicant":
+            raise RefusedChange("Only the applicant can confirm their place, from their status page. "
+                                "Nothing was changed.")
         if to_status not in TRANSITIONS.get(previous, ()):
             verb = DECISIONS.get(to_status, (None, to_status))[1]
             raise RefusedChange(
@@ -489,8 +499,7 @@ def change_status(application_id: int, to_status: str, *, admin: Admin | None = 
     application.confirm_by = confirm_by_date(cohort) if to_status == "accepted" else (
         application.confirm_by if to_status == "enrolled" else None)
     record("status", admin=admin, actor=actor, application=application, from_status=previous, to_status=to_status)
-    if to_status in APPLICANT_EMAILS:
-        notify(application, to_status, previous_status=previous)
+    notify(application, to_status, previous_status=previous)
     db.session.commit()
     return application
 

@@ -47,6 +47,7 @@ SUBJECTS = {
     "meeting_moved": "New time for {{ meeting.neutral_name|lower }}",
     "status_link": "Your application is already with us",
     "enrolled": "Your place in the {{ cohort.title }} is confirmed",
+    "offer_reopened": "About the place we offered you",
 }
 
 

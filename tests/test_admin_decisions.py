@@ -222,3 +222,73 @@ def test_twelve_clinicians_clicking_accept_at_once_seat_exactly_six(app, make_ad
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
                                  .where(OutboxMessage.kind == "accepted")) == 6
+
+
+def test_clinicians_cannot_confirm_a_place_for_the_applicant(app, admin_client, make_cohort, make_application):
+    application_id = make_application(make_cohort(), status="accepted")
+    page = admin_client.get(decide(admin_client, application_id, "enrolled").headers["Location"]).get_data(as_text=True)
+    assert "Only the applicant can confirm their place" in page
+    assert get(app, application_id).status == "accepted" and emails(app, application_id) == []
+
+
+def test_reopening_an_offer_tells_the_applicant_and_the_admins_about_the_seat(
+        app, admin_client, make_cohort, make_application):
+    app.config["ADMIN_EMAILS"] = ["ana@practice.example"]
+    slug = make_cohort()
+    application_id = make_application(slug, status="accepted")
+    make_application(slug, status="waitlisted", first_name="Yara", last_name="Quinn")
+    decide(admin_client, application_id, "pending")
+    assert get(app, application_id).status == "pending"
+    assert emails(app, application_id) == ["offer_reopened"]
+    with app.app_context():
+        [freed] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "seat_freed")).all()
+        assert "Yara Q." in freed.text_body
+
+
+@pytest.mark.skipif(not __import__("conftest").TEST_DATABASE_URL,
+                    reason="SQLite serialises whole transactions; the race needs PostgreSQL's row locks")
+def test_a_request_that_waited_for_the_lock_judges_the_status_as_it_is_now(
+        app, make_admin, make_cohort, make_application, monkeypatch):
+    """X confirms while, meanwhile, a clinician reopens X and accepts Y into the last seat."""
+    from resilience import enrolment
+
+    admin_id = make_admin()
+    slug = make_cohort()
+    for _ in range(5):
+        make_application(slug, status="accepted")
+    x = make_application(slug, status="accepted")
+    y = make_application(slug, status="pending")
+    others_done = threading.Event()
+    real_lock = enrolment.lock_cohort
+
+    def slow_lock(cohort_id):
+        if threading.current_thread().name == "applicant":
+            others_done.wait(10)  # X's request stalls here, as if waiting for the lock
+        return real_lock(cohort_id)
+
+    monkeypatch.setattr(enrolment, "lock_cohort", slow_lock)
+    outcome = {}
+
+    def applicant_confirms():
+        with app.app_context():
+            try:
+                enrolment.change_status(x, "enrolled", actor="applicant")
+                outcome["x"] = "enrolled"
+            except enrolment.RefusedChange as refused:
+                outcome["x"] = refused.message
+
+    applicant = threading.Thread(target=applicant_confirms, name="applicant")
+    applicant.start()
+    with app.app_context():
+        from resilience.models import Admin
+        admin = db.session.get(Admin, admin_id)
+        enrolment.change_status(x, "pending", admin=admin)
+        enrolment.change_status(y, "accepted", admin=admin)
+    others_done.set()
+    applicant.join()
+
+    assert "cannot be enrolled" in outcome["x"]
+    with app.app_context():
+        holders = db.session.scalar(sa.select(sa.func.count()).select_from(Application)
+                                    .where(Application.status.in_(("accepted", "enrolled"))))
+    assert holders == 6
