@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import extensions
 
@@ -38,6 +39,10 @@ DEFAULTS = {
     "MAIL_TIMEOUT": 30,
     "MAIL_SUPPRESS_SEND": False,
     "OUTBOX_POLL_SECONDS": 5,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    # Behind a reverse proxy, how many proxies set X-Forwarded-For (so limits see the visitor).
+    "PROXY_COUNT": 0,
 }
 
 
@@ -57,6 +62,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.mail.init_app(app)
     extensions.login_manager.init_app(app)
+    extensions.limiter.init_app(app)
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=app.config["PROXY_COUNT"])
 
     from . import admin, cli, database, errors, formatting, health, htmx, public, security
 

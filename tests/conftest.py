@@ -21,6 +21,7 @@ def app_config(tmp_path):
         # RESILIENCE_TEST_DATABASE_URL runs the suite on another database, e.g. PostgreSQL.
         "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # tests post far more than any person would; see test_rate_limits.py
         "NOW": NOW,
     }
 

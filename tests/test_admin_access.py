@@ -12,7 +12,7 @@ def admin_routes():
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/admin") and rule.endpoint != "admin.login":
-            url = rule.rule.replace("<int:application_id>", "1").replace("<slug>", "some-cohort")
+            url = re.sub(r"<int[^>]*:application_id>", "1", rule.rule).replace("<slug>", "some-cohort")
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield pytest.param(method, url, id=f"{method} {url}")
 
@@ -162,3 +162,33 @@ def test_passwords_are_stored_as_scrypt_hashes(app, make_admin):
     with app.app_context():
         stored = db.session.get(Admin, admin_id).password_hash
     assert stored.startswith("scrypt:") and ADMIN_PASSWORD not in stored
+
+
+def test_an_hour_without_admin_activity_signs_out_even_with_public_pages_open(app, client, make_admin, make_cohort):
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    make_admin()
+    slug = make_cohort()
+    sign_in(client)
+    app.config["NOW"] = NOW + timedelta(minutes=50)
+    assert client.get("/admin/").status_code == 200  # activity in the panel keeps it alive
+    for minutes in (60, 80, 100, 115):  # only the public seats badge, polled from an open tab
+        app.config["NOW"] = NOW + timedelta(minutes=minutes)
+        client.get(f"/cohorts/{slug}/availability", headers={"HX-Request": "true"})
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+    assert "You were signed out after 60 minutes without activity." in client.get("/admin/login").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/admin/applications/99999999999999999999999", "/admin/applications/-1"])
+def test_absurd_application_numbers_are_404(admin_client, url):
+    assert admin_client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("query", ["admin=%C2%B2", "application=%E2%91%A0", "application=99999999999999999999999",
+                                   "page=99999999999999999999999", "page=0", "page=-3"])
+def test_odd_numbers_in_admin_filters_are_ignored(admin_client, query):
+    assert admin_client.get(f"/admin/audit?{query}").status_code == 200
+    assert admin_client.get(f"/admin/applications?{query}").status_code == 200

@@ -149,7 +149,7 @@ def test_htmx_refusal_is_shown_in_place(app, admin_client, make_cohort, make_app
     make_application(slug, status="accepted")
     waiting = make_application(slug, status="waitlisted")
     html = decide(admin_client, waiting, "accepted", htmx=True).get_data(as_text=True)
-    assert 'role="alert">The Test cohort' in html and "is full" in html
+    assert 'role="alert" tabindex="-1" autofocus>The Test cohort' in html and "is full" in html
     assert get(app, waiting).status == "waitlisted"
 
 

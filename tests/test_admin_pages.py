@@ -253,3 +253,21 @@ def test_unknown_cohort_pages_are_404(admin_client):
     for url in ("/admin/cohorts/nope/edit", "/admin/cohorts/nope/meetings", "/admin/cohorts/nope/applications.csv",
                 "/admin/cohorts/%00/edit"):
         assert admin_client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("field, value", [("starts_on", "9999-12-25"), ("starts_on", "1999-01-05"),
+                                          ("application_deadline", "0001-01-01")])
+def test_dates_far_from_now_are_refused_with_the_form_kept(app, admin_client, field, value):
+    data = {"title": "Spring 2027 cohort", "slug": "spring-2027", "capacity": "6", "starts_on": "2027-04-06",
+            "timezone": "America/Chicago", "location": "12 Elm St", "applications_open": "y", field: value}
+    response = admin_client.post("/admin/cohorts/new", data=data)
+    assert response.status_code == 422
+    assert "Please check the year" in response.get_data(as_text=True)
+
+
+def test_a_meeting_date_in_the_year_9999_is_refused(admin_client, make_cohort):
+    slug = make_cohort(starts_on=date(2027, 1, 12))
+    response = admin_client.post(f"/admin/cohorts/{slug}/meetings", data={
+        "meetings-0-date": "9999-12-31", "meetings-0-starts": "20:00", "meetings-0-ends": "21:00",
+        "meetings-0-location": "Online"})
+    assert response.status_code == 422 and "Please check the year" in response.get_data(as_text=True)

@@ -278,3 +278,18 @@ def test_offered_place_status_page_is_accessible_and_confirms(app, axe_page, ser
     axe_page.get_by_role("button", name="Confirm my place").click()
     sync_api.expect(axe_page.locator(".flash--success")).to_contain_text("your place is confirmed")
     assert axe_violations(axe_page) == []
+
+
+def test_focus_follows_the_outcome_of_admin_actions(page, server, make_admin, make_cohort, make_application):
+    application_id = make_application(make_cohort())
+    sign_in_page(page, server, make_admin)
+    page.goto(f"{server}/admin/applications/{application_id}")
+    page.get_by_role("button", name="Waitlist").focus()
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#decision .flash--success")).to_be_focused()
+    page.get_by_role("button", name="Add note").click()  # empty: refused
+    sync_api.expect(page.locator("#body")).to_be_focused()
+    page.fill("#body", "Spoke on the phone.")
+    page.get_by_role("button", name="Add note").click()
+    sync_api.expect(page.locator("#notes .flash--success")).to_be_focused()
+    sync_api.expect(page.locator("#notes")).to_contain_text("Spoke on the phone.")

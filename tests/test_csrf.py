@@ -59,3 +59,27 @@ def test_inline_validation_needs_the_token_too(client, make_cohort, form_data):
 def test_program_page_sets_no_cookie(client, make_cohort):
     make_cohort()
     assert "Set-Cookie" not in client.get("/").headers
+
+
+def test_an_htmx_decision_after_the_session_ended_sends_the_clinician_to_sign_in(client, make_cohort, make_application):
+    application_id = make_application(make_cohort())
+    response = client.post(f"/admin/applications/{application_id}/status", data={"status": "accepted"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/admin/login")
+
+
+def test_admin_forms_with_the_token_from_the_page_work(app, client, make_admin, make_cohort, make_application):
+    from conftest import ADMIN_PASSWORD
+
+    make_admin()
+    application_id = make_application(make_cohort())
+    token = token_from(client.get("/admin/login").get_data(as_text=True))
+    assert client.post("/admin/login", data={"email": "ana@practice.example", "password": ADMIN_PASSWORD,
+                                             "csrf_token": token}).status_code == 303
+    page = client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    assert client.post(f"/admin/applications/{application_id}/status",
+                       data={"status": "waitlisted", "csrf_token": token}).status_code == 303
+    response = client.post(f"/admin/applications/{application_id}/status", data={"status": "declined"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 400 and response.headers["HX-Refresh"] == "true"

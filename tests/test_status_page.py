@@ -111,3 +111,16 @@ def test_an_action_that_is_no_longer_possible_changes_nothing(app, client, make_
     assert applications(app)[0].status == "pending"
     assert client.post(url, data={"action": "become-admin"}).status_code == 422
     assert client.post("/status/not-a-real-token-at-all", data={"action": "withdraw", "sure": "y"}).status_code == 404
+
+
+def test_gunicorn_style_access_logs_never_show_the_private_token(app, caplog):
+    import logging
+
+    token = "Ou7c6lxmz-5tjTwbrlYJhnGlqbMCEDX_rAHKIlJCNho"
+    with caplog.at_level(logging.INFO, logger="gunicorn.access"):
+        logging.getLogger("gunicorn.access").info(
+            '%(h)s "%(r)s" %(s)s "%(f)s"',
+            {"h": "127.0.0.1", "r": f"GET /status/{token} HTTP/1.1", "s": "200",
+             "f": f"https://site.example/status/{token}"})
+    assert token not in caplog.text
+    assert '"GET /status/[token] HTTP/1.1" 200 "https://site.example/status/[token]"' in caplog.text

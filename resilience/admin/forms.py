@@ -1,4 +1,5 @@
 """Forms the clinicians use: sign-in, decisions, notes, cohorts and their meetings."""
+from datetime import date
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
@@ -7,7 +8,7 @@ from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormF
 from wtforms.validators import (AnyOf, DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 
-from .. import enrolment, program
+from .. import clock, enrolment, program
 from ..public.forms import clean_text
 from ..models import STATUSES, Cohort
 
@@ -22,6 +23,14 @@ TIMEZONES = [
         ("Pacific/Honolulu", "Hawaii (Honolulu)"),
     ) if zone in available_timezones()
 ]
+
+
+def plausible_date(form, field):
+    """Dates a clinician means: not before 2020 and not more than five years ahead."""
+    if field.data is not None:
+        today = clock.now().date()
+        if not date(2020, 1, 1) <= field.data <= today.replace(year=today.year + 5):
+            raise ValidationError("Please check the year: dates must be within the next five years.")
 
 
 class LoginForm(FlaskForm):
@@ -53,12 +62,13 @@ class CohortForm(FlaskForm):
                                       NumberRange(1, program.DEFAULT_CAPACITY,
                                                   message=f"A cohort has between 1 and {program.DEFAULT_CAPACITY} seats.")],
                             default=program.DEFAULT_CAPACITY)
-    starts_on = DateField("First meeting", [InputRequired("Please give the date of the first meeting.")],
+    starts_on = DateField("First meeting", [InputRequired("Please give the date of the first meeting."),
+                                            plausible_date],
                           description="New cohorts get ten meetings planned from this date; adjust them afterwards.")
     timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")
     location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."),
                                                                   Length(max=300)])
-    application_deadline = DateField("Applications close after", [Optional()],
+    application_deadline = DateField("Applications close after", [Optional(), plausible_date],
                                      description="Leave empty to take applications until the first meeting.")
     applications_open = BooleanField("Taking applications", default=True)
     fee_text = TextAreaField("Fee (optional)", [Optional(), Length(max=500)],
@@ -86,7 +96,7 @@ class CohortForm(FlaskForm):
 
 
 class MeetingRow(Form):
-    date = DateField("Date", [InputRequired("Please give a date.")])
+    date = DateField("Date", [InputRequired("Please give a date."), plausible_date])
     starts = TimeField("Starts", [InputRequired("Please give a start time.")])
     ends = TimeField("Ends", [InputRequired("Please give an end time.")])
     location = StringField("Where", [DataRequired("Please say where, or “Online”."), Length(max=300)])

@@ -1,6 +1,7 @@
 """The clinicians' panel: sign-in, seats at a glance, applications, decisions, cohorts, audit."""
 import csv
 import io
+import re
 import secrets
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -8,18 +9,25 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import (Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import contains_eager, defer, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import bp
 from .forms import CohortForm, DecisionForm, LoginForm, MeetingsForm, NoteForm
-from .. import database, enrolment, htmx, outbox
-from ..extensions import db, login_manager
+from .. import clock, database, enrolment, errors, htmx, outbox
+from ..extensions import db, limiter, login_manager
 from ..models import STATUSES, Admin, Application, AuditEvent, Cohort
 from ..public.forms import ApplicationForm, clean_text
 
 PER_PAGE = 25
+NUMBER = re.compile(r"[0-9]{1,9}")  # ids people type: plain digits, small enough for any database
+
+
+def _page_number() -> int:
+    page = request.args.get("page", "1")
+    return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 SORTS = {
     "newest": (Application.created_at.desc(), Application.id.desc()),
     "oldest": (Application.created_at, Application.id),
@@ -36,13 +44,44 @@ def load_admin(admin_id: str):
 
 @bp.before_request
 def require_sign_in():
-    """Every page of the panel but the sign-in page needs a signed-in clinician."""
-    if request.endpoint == "admin.login" or current_user.is_authenticated:
+    """Every page of the panel but the sign-in page needs a clinician signed in and active.
+
+    Idle time is counted here, on the panel's own pages only: a public page left open
+    (the seats badge polls every 15 s) must not keep a clinician's session alive.
+    """
+    if request.endpoint == "admin.login":
         return None
+    if current_user.is_authenticated:
+        now = clock.now().timestamp()
+        if now - session.get("admin_seen", 0) <= current_app.permanent_session_lifetime.total_seconds():
+            session["admin_seen"] = now
+            return None
+        logout_user()
+        session.clear()
+        flash(f"You were signed out after {_idle_minutes()} minutes without activity. Please sign in again.")
+    return _to_sign_in()
+
+
+def _to_sign_in():
     login_url = url_for("admin.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
     if request.headers.get("HX-Request") == "true":
         return Response(status=401, headers={"HX-Redirect": login_url})
     return redirect(login_url)
+
+
+def _idle_minutes() -> int:
+    return int(current_app.permanent_session_lifetime.total_seconds() // 60)
+
+
+@bp.errorhandler(CSRFError)
+def expired_form(error):
+    """A form sent after the session ended: sign in again (htmx is told to go there too)."""
+    if not current_user.is_authenticated:
+        return _to_sign_in()
+    response = current_app.make_response(errors.expired_page())
+    if request.headers.get("HX-Request") == "true":
+        response.headers["HX-Refresh"] = "true"  # reload the page, with a fresh token
+    return response
 
 
 @bp.after_request
@@ -56,7 +95,7 @@ def keep_private(response):
 def panel_words():
     return {"status_labels": enrolment.STATUS_LABELS, "decisions": enrolment.DECISIONS,
             "closed_reasons": enrolment.CLOSED_MESSAGES,
-            "idle_minutes": int(current_app.permanent_session_lifetime.total_seconds() // 60)}
+            "idle_minutes": _idle_minutes()}
 
 
 # --- Signing in and out -----------------------------------------------------------------
@@ -65,7 +104,13 @@ def panel_words():
 _NOBODY = generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
+def _login_email() -> str:
+    return "login:" + request.form.get("email", "").strip().lower()[:254]
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"])
+@limiter.limit("20 per hour", methods=["POST"], key_func=_login_email)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for(".dashboard"))
@@ -76,7 +121,8 @@ def login():
         if admin is not None and admin.active and password_ok:
             session.clear()
             login_user(admin)
-            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without a request
+            session.permanent = True
+            session["admin_seen"] = clock.now().timestamp()
             enrolment.record_alone("signed in", admin=admin)
             return redirect(_safe_next(request.args.get("next")), 303)
         form.password.errors.append("That email and password do not match an active account.")
@@ -139,7 +185,8 @@ def applications():
         words = filters["q"].lower()
         query = query.where(sa.or_(*(sa.func.lower(column).contains(words, autoescape=True) for column in (
             Application.first_name + " " + Application.last_name, Application.email))))
-    page = db.paginate(query.order_by(*SORTS[filters["sort"]]), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query.order_by(*SORTS[filters["sort"]]), page=_page_number(), per_page=PER_PAGE,
+                       error_out=False)
     return htmx.render("admin/applications.html", "admin/_application_results.html",
                        page=page, filters=filters, cohorts=cohorts, statuses=STATUSES, sorts=list(SORTS))
 
@@ -148,7 +195,7 @@ def _application_or_404(application_id: int) -> Application:
     return db.get_or_404(Application, application_id)
 
 
-@bp.get("/applications/<int:application_id>")
+@bp.get("/applications/<int(max=2147483647):application_id>")
 def application(application_id):
     application = _application_or_404(application_id)
     return render_template("admin/application.html", **_detail_context(application),
@@ -195,7 +242,7 @@ def answer_sections(application: Application) -> list[tuple[str, list[tuple[str,
     return sections
 
 
-@bp.post("/applications/<int:application_id>/status")
+@bp.post("/applications/<int(max=2147483647):application_id>/status")
 def change_status(application_id):
     _application_or_404(application_id)
     form = DecisionForm()
@@ -222,7 +269,7 @@ def change_status(application_id):
     return redirect(url_for(".application", application_id=application_id), 303)
 
 
-@bp.post("/applications/<int:application_id>/notes")
+@bp.post("/applications/<int(max=2147483647):application_id>/notes")
 def add_note(application_id):
     application = _application_or_404(application_id)
     form = NoteForm()
@@ -351,9 +398,10 @@ def audit():
                                           selectinload(AuditEvent.application).defer(Application.answers))
     if filters["action"] in actions:
         query = query.where(AuditEvent.action == filters["action"])
-    if filters["admin"].isdigit():
+    if NUMBER.fullmatch(filters["admin"]):
         query = query.where(AuditEvent.admin_id == int(filters["admin"]))
-    if filters["application"].isdigit():
+    if NUMBER.fullmatch(filters["application"]):
         query = query.where(AuditEvent.application_id == int(filters["application"]))
-    page = db.paginate(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()), per_page=50, error_out=False)
+    page = db.paginate(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()), page=_page_number(),
+                       per_page=50, error_out=False)
     return render_template("admin/audit.html", page=page, filters=filters, actions=actions, admins=admins)

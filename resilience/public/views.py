@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from . import bp
 from .forms import ApplicationForm, StatusActionForm
 from .. import enrolment, errors, formatting, htmx, program
+from ..extensions import limiter
 
 
 @bp.context_processor
@@ -39,6 +40,7 @@ def availability(slug):
 
 
 @bp.route("/apply", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"])
 def apply():
     form = ApplicationForm(cohorts=enrolment.open_cohorts())
     if request.method == "GET":
@@ -126,6 +128,7 @@ def cohort_hints(cohorts) -> dict[str, str]:
 
 
 @bp.post("/apply/validate")
+@limiter.limit("600 per hour")
 def validate_field():
     """Inline validation: check one field with the form's own rules, return that field."""
     form = ApplicationForm(cohorts=enrolment.open_cohorts())
@@ -156,6 +159,7 @@ def status(token):
 
 
 @bp.post("/status/<token>")
+@limiter.limit("30 per hour")
 def status_action(token):
     """The applicant confirms the place offered, or withdraws."""
     application = enrolment.application_by_token(token) or abort(404)
