@@ -421,3 +421,27 @@ def test_a_worker_whose_claim_was_taken_over_does_not_send_or_record(app, smtp, 
         assert outbox._deliver(fast_claim, same_ids).sent == 1
         assert outbox._deliver(slow_claim, ids).sent == 0   # A wakes up: not its message any more
     assert len(smtp.messages) == 1
+
+
+@pytest.mark.parametrize("kind, subject, words", [
+    ("status_link", "Your application is already with us", "Your application is already with us"),
+    ("enrolled", "Your place in the Winter 2027 cohort is confirmed", "The first meeting is on Tuesday, January 12, 2027"),
+    ("offer_reopened", "About the place we offered you", "one of them will be in touch"),
+])
+def test_the_other_applicant_emails_follow_the_house_rules(app, smtp, make_cohort, make_application,
+                                                            kind, subject, words):
+    slug = make_cohort(title="Winter 2027 cohort", starts_on=date(2027, 1, 12))
+    application_id = make_application(slug, email="maya@example.org", first_name="Maya", last_name="Okafor")
+    with app.app_context():
+        application = db.session.get(Application, application_id)
+        outbox.enqueue(kind, application.email, f"test:{kind}", application=application)
+        db.session.commit()
+        token = application.token
+    deliver(app)
+    [message] = smtp.to("maya@example.org")
+    assert_house_rules(message, "maya@example.org")
+    assert message["Subject"] == subject
+    text, html = parts(message)
+    assert "Hello Maya," in text and "Okafor" not in text and "Okafor" not in html
+    assert words in " ".join(text.split())
+    assert f"https://resilience.example/status/{token}" in text
