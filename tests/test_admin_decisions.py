@@ -1,6 +1,6 @@
 """Clinicians' decisions: each one, each refusal, and the hard seat limit under concurrency."""
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa

@@ -9,7 +9,7 @@ from icalendar import Calendar
 from conftest import NOW, applications
 from resilience import enrolment, outbox
 from resilience.extensions import db
-from resilience.models import Application, Cohort, Meeting, OutboxMessage
+from resilience.models import Application, Cohort, OutboxMessage
 
 ADMINS = ["ana@practice.example", "ben@practice.example"]
 NEW_YORK = ZoneInfo("America/New_York")

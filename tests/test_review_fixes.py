@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from conftest import NOW, applications
 from resilience import enrolment, outbox
 from resilience.extensions import db
-from resilience.models import Cohort, OutboxMessage
+from resilience.models import OutboxMessage
 
 
 def test_an_email_with_an_accent_in_the_local_part_is_refused_clearly(app, client, make_cohort, form_data):

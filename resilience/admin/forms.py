@@ -5,7 +5,7 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormField, IntegerField, PasswordField,
                      SelectField, SelectChoice, StringField, TextAreaField, TimeField)
-from wtforms.validators import (AnyOf, DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
+from wtforms.validators import (AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 
 from .. import clock, enrolment, program
