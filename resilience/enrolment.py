@@ -434,11 +434,16 @@ def record(action: str, *, admin: Admin | None = None, actor: str | None = None,
 
 
 def record_alone(action: str, **details) -> None:
-    """An audit event that is the whole change (a sign-in, an export), in its own transaction."""
+    """An audit event that is the whole change (an export, say), in its own transaction."""
     database.begin_write()
-    if details.get("admin") is not None and action == "signed in":
-        details["admin"].last_login_at = clock.now()
     record(action, **details)
+    db.session.commit()
+
+
+def signed_in(admin: Admin) -> None:
+    database.begin_write()
+    admin.last_login_at = clock.now()
+    record("signed in", admin=admin)
     db.session.commit()
 
 

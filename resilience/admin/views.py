@@ -123,7 +123,7 @@ def login():
             login_user(admin)
             session.permanent = True
             session["admin_seen"] = clock.now().timestamp()
-            enrolment.record_alone("signed in", admin=admin)
+            enrolment.signed_in(admin)
             return redirect(_safe_next(request.args.get("next")), 303)
         form.password.errors.append("That email and password do not match an active account.")
     return render_template("admin/login.html", form=form), 422 if form.errors else 200
