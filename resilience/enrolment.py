@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from . import calendar, clock, database, outbox, program
 from .extensions import db
@@ -105,7 +106,8 @@ def availabilities(cohorts: list[Cohort]) -> dict[int, Availability]:
 
 def upcoming_cohorts() -> list[Cohort]:
     """Cohorts that have not started yet, soonest first (open or not)."""
-    cohorts = db.session.scalars(sa.select(Cohort).order_by(Cohort.starts_on, Cohort.id)).all()
+    cohorts = db.session.scalars(sa.select(Cohort).options(selectinload(Cohort.meetings))
+                                 .order_by(Cohort.starts_on, Cohort.id)).all()
     return [c for c in cohorts if local_today(c) < c.starts_on]
 
 
@@ -265,19 +267,10 @@ def notify(application: Application, event: str, previous_status: str | None = N
             outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application,
                            admin_url=outbox.admin_application_url(application))
     if previous_status in SEAT_HOLDING_STATUSES and event not in SEAT_HOLDING_STATUSES:
-        first = next(iter(waitlist(cohort)), None)
+        first = next(iter(waitlists_by_cohort([cohort.id])[cohort.id]), None)
         for admin in current_app.config["ADMIN_EMAILS"]:
             outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first,
                            next_in_line_url=outbox.admin_application_url(first) if first else None)
-
-
-def waitlist(cohort: Cohort) -> list[Application]:
-    """Waitlisted applications in waitlist order: the time they applied."""
-    return list(db.session.scalars(
-        sa.select(Application)
-        .where(Application.cohort_id == cohort.id, Application.status == "waitlisted")
-        .order_by(Application.created_at, Application.id)
-    ))
 
 
 # --- Seats at a glance, for many cohorts in a fixed number of queries ----------------

@@ -95,9 +95,6 @@ class Cohort(db.Model):
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
 
-    def meetings_of(self, kind: str) -> list[Meeting]:
-        return [m for m in self.meetings if m.kind == kind]
-
     def __repr__(self) -> str:
         return f"<Cohort {self.slug}>"
 
@@ -209,11 +206,6 @@ class Application(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
-
-    @property
-    def short_name(self) -> str:
-        """First name and initial, for seat maps and admins' emails."""
-        return f"{self.first_name} {self.last_name[:1]}."
 
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.status}>"

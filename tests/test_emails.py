@@ -253,7 +253,7 @@ def test_moving_a_meeting_sends_an_updated_invite_with_the_same_uid(app, smtp, m
     make_application(slug, status="waitlisted", email="waiting@example.org")
     with app.app_context():
         cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
-        meeting = cohort.meetings_of("ketamine")[0]
+        meeting = next(m for m in cohort.meetings if m.kind == "ketamine")
         new_start = datetime(2027, 1, 24, 10, 0, tzinfo=NEW_YORK).astimezone(timezone.utc)
         enrolment.change_meeting(meeting, new_start, new_start + timedelta(hours=4))
         db.session.commit()

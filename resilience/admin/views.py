@@ -117,7 +117,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         admin = db.session.scalar(sa.select(Admin).where(sa.func.lower(Admin.email) == form.email.data.strip().lower()))
-        password_ok = check_password_hash(admin.password_hash if admin else _NOBODY, form.password.data)
+        password_ok = (admin.check_password(form.password.data) if admin
+                       else check_password_hash(_NOBODY, form.password.data))
         if admin is not None and admin.active and password_ok:
             session.clear()
             login_user(admin)
