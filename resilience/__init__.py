@@ -7,7 +7,8 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import extensions
+from . import extensions, refusals
+from .status import Status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,8 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # a long, careful form must not expire while typed
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # How clinicians' passwords are hashed (werkzeug's method string); tests use a cheap one.
+    "PASSWORD_HASH_METHOD": "scrypt",
     # A clinician's session ends after this long without a request.
     "PERMANENT_SESSION_LIFETIME": 60 * 60,
     "AVAILABILITY_POLL_SECONDS": 15,
@@ -59,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _configure(app, test_config)
 
     extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
     extensions.csrf.init_app(app)
     extensions.mail.init_app(app)
     extensions.login_manager.init_app(app)
@@ -69,6 +73,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import admin, cli, database, errors, formatting, health, htmx, public, security
 
     database.init_app(app)
+    # Templates read statuses, and why a cohort is closed, from their one definition.
+    app.jinja_env.globals.update(Status=Status, closed_messages=refusals.CLOSED)
     security.init_app(app)
     htmx.init_app(app)
     formatting.init_app(app)

@@ -2,6 +2,7 @@
 import sys
 from datetime import timedelta
 
+import alembic.util
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -33,7 +34,7 @@ MIN_PASSWORD = 12
 @with_appcontext
 def create_admin(email, name, password_stdin):
     """Create a clinician's account for the admin panel."""
-    database.create_tables()
+    _upgrade_quietly()
     email = email.strip()
     if "@" not in email:
         raise click.UsageError("Give the clinician's email address.")
@@ -71,7 +72,7 @@ def outbox_send(loop, poll):
         return
     report = outbox.deliver_due()
     counts = outbox.backlog()
-    click.echo(f"Outbox: {report}. Waiting: {counts['backlog']}, given up: {counts['failed']}.")
+    click.echo(f"Outbox: {report}. Waiting: {counts.waiting}, given up: {counts.failed}.")
 
 
 @outbox_commands.command("retry-failed")
@@ -93,9 +94,31 @@ def send_reminders():
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create the database tables (safe to run again: existing data is kept)."""
-    database.create_tables()
-    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    """Create the database's tables, or upgrade them to this release (every row is kept).
+
+    The same upgrade as `flask --app resilience db upgrade`.
+    """
+    before = database.current_revision()
+    adopted = _upgrade_quietly()
+    after = database.current_revision()
+    where = db.engine.url.render_as_string(hide_password=True)
+    if adopted:
+        click.echo(f"Recognised a database of the release before migrations: its tables matched, so it was marked "
+                   f"as revision {database.BASELINE} and upgraded to {after}. Every row was kept.")
+    if before is None and not adopted:
+        click.echo(f"Database created at schema revision {after}: {where}")
+    elif before == after:
+        click.echo(f"Database ready, already at schema revision {after}: {where}")
+    else:
+        click.echo(f"Database upgraded from schema revision {before or database.BASELINE} to {after}: {where}")
+
+
+def _upgrade_quietly() -> bool:
+    """Upgrade the schema; a database this release cannot upgrade stops the command with why."""
+    try:
+        return database.upgrade()
+    except (database.SchemaError, alembic.util.CommandError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.command("seed-demo")
@@ -103,7 +126,7 @@ def init_db():
 @click.option("--if-empty", is_flag=True, help="Only add the demo cohort when there are no cohorts yet.")
 def seed_demo(if_empty):
     """Add a demo cohort starting about six weeks from today, with its ten meetings."""
-    database.create_tables()
+    _upgrade_quietly()
     if if_empty and db.session.scalar(sa.select(sa.func.count()).select_from(Cohort)):
         click.echo("Cohorts already exist; demo cohort not added.")
         return

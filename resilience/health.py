@@ -18,4 +18,4 @@ def healthz():
         db.session.rollback()
         return {"status": "error", "database": "unreachable"}, 503
     return {"status": "ok", "database": "ok",
-            "outbox_backlog": counts["backlog"], "outbox_failed": counts["failed"]}
+            "outbox_backlog": counts.waiting, "outbox_failed": counts.failed}

@@ -1,19 +1,18 @@
 """The program's data: cohorts, their meetings, and applications."""
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import clock, program
+from . import clock, program, questions, sealing
+from .status import ACTIVE, OutboxStatus, Status
 from .extensions import db
 
 
@@ -35,30 +34,38 @@ class UTCDateTime(sa.TypeDecorator):
 
 
 class SealedJSON(sa.TypeDecorator):
-    """A JSON document encrypted at rest with the site's data key (Fernet).
-
-    RESILIENCE_DATA_KEY may list several comma-separated keys: the first encrypts,
-    all of them decrypt, so a key can be rotated without losing old answers.
-    """
+    """A JSON document encrypted at rest with the site's data key (see sealing.py)."""
 
     impl = sa.Text
     cache_ok = True
 
-    @staticmethod
-    def _fernet() -> MultiFernet:
-        keys = [k.strip() for k in current_app.config["DATA_KEY"].split(",") if k.strip()]
-        return MultiFernet([Fernet(k) for k in keys])
-
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        plain = json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
-        return self._fernet().encrypt(plain).decode("ascii")
+        return None if value is None else sealing.seal(value)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return json.loads(self._fernet().decrypt(value.encode("ascii")))
+        return None if value is None else sealing.unseal(value)
+
+
+class SealedAnswers(SealedJSON):
+    """An application's answers, sealed in an envelope that names the questions' version."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else super().process_bind_param(questions.seal_answers(value), dialect)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else questions.open_answers(super().process_result_value(value, dialect))
+
+
+def status_type(enum, length: int, checked: bool = True) -> sa.Enum:
+    """A status column: stored as its text (with a CHECK listing the statuses), read as the enum."""
+    return sa.Enum(enum, name="status", native_enum=False, length=length, create_constraint=checked,
+                   values_callable=lambda members: [member.value for member in members])
+
+
+def statuses_sql(statuses) -> str:
+    return "status IN (" + ", ".join(f"'{status}'" for status in statuses) + ")"
 
 
 MEETING_KINDS = tuple(phase.kind for phase in program.PHASES)
@@ -113,7 +120,7 @@ class Meeting(db.Model):
     cohort: Mapped[Cohort] = relationship(back_populates="meetings")
 
     __table_args__ = (
-        sa.CheckConstraint(f"kind IN {MEETING_KINDS!r}", name="meeting_kind"),
+        sa.CheckConstraint("kind IN (" + ", ".join(f"'{kind}'" for kind in MEETING_KINDS) + ")", name="kind"),
         sa.UniqueConstraint("cohort_id", "kind", "sequence"),
     )
 
@@ -140,11 +147,6 @@ class Meeting(db.Model):
         return self.location.strip().lower() == "online"
 
 
-# Statuses in which an application is still "in play" for its cohort.
-ACTIVE_STATUSES = ("pending", "waitlisted", "accepted", "enrolled")
-STATUSES = ACTIVE_STATUSES + ("declined", "withdrawn")
-
-
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -166,18 +168,15 @@ class Application(db.Model):
     pronouns: Mapped[str | None] = mapped_column(sa.String(60))
     home_area: Mapped[str] = mapped_column(sa.String(200))
 
-    # Everything else they told us (logistics, support contacts, health screen,
-    # medications, intentions) is one sealed unit, encrypted at rest.
-    answers: Mapped[dict] = mapped_column(SealedJSON)
+    # Everything else they told us (logistics, support contacts, health screen, medications,
+    # intentions, people they know) and where they came from: one unit, encrypted at rest.
+    answers: Mapped[dict] = mapped_column(SealedAnswers)
 
     consent_version: Mapped[str] = mapped_column(sa.String(40))
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     health_consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    knows_applicants: Mapped[str | None] = mapped_column(sa.Text)
-    referral: Mapped[str | None] = mapped_column(sa.String(200))
-
-    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    status: Mapped[Status] = mapped_column(status_type(Status, 20), default=Status.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -191,15 +190,14 @@ class Application(db.Model):
     notes: Mapped[list[Note]] = relationship(back_populates="application", order_by="Note.created_at")
 
     __table_args__ = (
-        sa.CheckConstraint(f"status IN {STATUSES!r}", name="application_status"),
         # One active application per person per cohort, even when two requests race.
         sa.Index(
             "one_active_application_per_email",
             "cohort_id",
             "email_key",
             unique=True,
-            sqlite_where=sa.text(f"status IN {ACTIVE_STATUSES!r}"),
-            postgresql_where=sa.text(f"status IN {ACTIVE_STATUSES!r}"),
+            sqlite_where=sa.text(statuses_sql(ACTIVE)),
+            postgresql_where=sa.text(statuses_sql(ACTIVE)),
         ),
     )
 
@@ -207,11 +205,13 @@ class Application(db.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def referral(self) -> str | None:
+        """Where they came from: the blog link's ?ref=, or the referring site."""
+        return (self.answers or {}).get("referral")
+
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.status}>"
-
-
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
 
 
 class OutboxMessage(db.Model):
@@ -231,7 +231,7 @@ class OutboxMessage(db.Model):
         sa.ForeignKey("application.id", ondelete="SET NULL"), index=True
     )
 
-    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
+    status: Mapped[OutboxStatus] = mapped_column(status_type(OutboxStatus, 10), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's claim
@@ -241,7 +241,6 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        sa.CheckConstraint(f"status IN {OUTBOX_STATUSES!r}", name="outbox_status"),
         sa.Index("outbox_due", "status", "next_attempt_at"),
     )
 
@@ -265,7 +264,7 @@ class Admin(UserMixin, db.Model):
         return self.active
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -294,8 +293,8 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(sa.String(40), index=True)
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("application.id"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cohort.id"), index=True)
-    from_status: Mapped[str | None] = mapped_column(sa.String(20))
-    to_status: Mapped[str | None] = mapped_column(sa.String(20))
+    from_status: Mapped[Status | None] = mapped_column(status_type(Status, 20, checked=False))
+    to_status: Mapped[Status | None] = mapped_column(status_type(Status, 20, checked=False))
     detail: Mapped[str | None] = mapped_column(sa.String(300))  # never an applicant's answers
 
     admin: Mapped[Admin | None] = relationship()

@@ -27,26 +27,26 @@ from sqlalchemy.exc import IntegrityError
 from . import clock, database
 from .extensions import db
 from .models import Application, OutboxMessage
+from .status import BACKLOG, OutboxStatus, Status
 
 MAX_ATTEMPTS = 20  # 30 s, 1, 2, 4 … minutes, then hourly: about 14 hours before giving up
 FIRST_RETRY = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 CLAIM_LEASE = timedelta(minutes=5)  # renewed before each send; a dead worker's claim expires
-BACKLOG_STATUSES = ("queued", "sending")
 
 # Subjects are neutral: someone may see them over a shoulder or on a lock screen.
 SUBJECTS = {
     "received": "We have your application",
     "new_application": "New application for the {{ cohort.title }}",
-    "accepted": "A place is offered to you in the {{ cohort.title }}",
-    "waitlisted": "Your application: on the waitlist for the {{ cohort.title }}",
-    "declined": "About your application",
-    "withdrawn": "Your application has been withdrawn",
+    Status.ACCEPTED: "A place is offered to you in the {{ cohort.title }}",
+    Status.WAITLISTED: "Your application: on the waitlist for the {{ cohort.title }}",
+    Status.DECLINED: "About your application",
+    Status.WITHDRAWN: "Your application has been withdrawn",
     "seat_freed": "A seat is free in the {{ cohort.title }}",
     "reminder": "Reminder: {{ meeting.neutral_name|lower }} on {{ meeting.local_start|short_date }}",
     "meeting_moved": "New time for {{ meeting.neutral_name|lower }}",
     "status_link": "Your application is already with us",
-    "enrolled": "Your place in the {{ cohort.title }} is confirmed",
+    Status.ENROLLED: "Your place in the {{ cohort.title }} is confirmed",
     "offer_reopened": "About the place we offered you",
 }
 
@@ -58,10 +58,6 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-def admin_application_url(application: Application) -> str:
-    return external_url("admin.application", application_id=application.id)
-
-
 def compose(kind: str, **context) -> dict:
     """Render one email's subject, plain-text and HTML parts from templates/email/."""
     context = {
@@ -69,6 +65,7 @@ def compose(kind: str, **context) -> dict:
         "contact_email": current_app.config["CONTACT_EMAIL"],
         "crisis_line": current_app.config["CRISIS_LINE"],
         "site_url": external_url("public.program_page"),
+        "external_url": external_url,
         **context,
     }
     application = context.get("application")
@@ -115,21 +112,26 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** (attempts - 1), RETRY_CAP)
 
 
-def backlog() -> dict[str, int]:
+@dataclass(frozen=True)
+class Backlog:
+    waiting: int  # queued or being sent
+    failed: int   # gave up
+
+
+def backlog() -> Backlog:
     """How many messages wait to be sent and how many gave up, for admins and /healthz."""
-    rows = db.session.execute(
+    counts = dict(db.session.execute(
         sa.select(OutboxMessage.status, sa.func.count())
-        .where(OutboxMessage.status.in_(BACKLOG_STATUSES + ("failed",)))
+        .where(OutboxMessage.status.in_((*BACKLOG, OutboxStatus.FAILED)))
         .group_by(OutboxMessage.status)
-    )
-    counts = dict(rows.all())
-    return {"backlog": sum(counts.get(s, 0) for s in BACKLOG_STATUSES), "failed": counts.get("failed", 0)}
+    ).all())
+    return Backlog(waiting=sum(counts.get(s, 0) for s in BACKLOG), failed=counts.get(OutboxStatus.FAILED, 0))
 
 
 def failed_messages(limit: int = 20) -> list[OutboxMessage]:
     """Emails that gave up, newest first, for the admins to see and act on."""
     return list(db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.status == "failed")
+        sa.select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
         .order_by(OutboxMessage.created_at.desc()).limit(limit)
     ))
 
@@ -161,8 +163,8 @@ def claim(limit: int) -> tuple[str, list[int]]:
     claim_id = uuid.uuid4().hex
     database.begin_write()
     due = sa.or_(
-        sa.and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
-        sa.and_(OutboxMessage.status == "sending", OutboxMessage.locked_until < now),
+        sa.and_(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.locked_until < now),
     )
     messages = db.session.scalars(
         sa.select(OutboxMessage).where(due)
@@ -173,10 +175,10 @@ def claim(limit: int) -> tuple[str, list[int]]:
     ids = []
     for message in messages:
         if message.attempts >= MAX_ATTEMPTS:
-            message.status, message.locked_until, message.claimed_by = "failed", None, None
+            message.status, message.locked_until, message.claimed_by = OutboxStatus.FAILED, None, None
             message.last_error = message.last_error or "A worker stopped while sending it, too many times."
             continue
-        message.status = "sending"
+        message.status = OutboxStatus.SENDING
         message.locked_until = now + CLAIM_LEASE
         message.claimed_by = claim_id
         message.attempts += 1
@@ -254,7 +256,7 @@ def _still_ours(message_id: int, claim_id: str) -> bool:
     renewed = db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == claim_id,
-               OutboxMessage.status == "sending")
+               OutboxMessage.status == OutboxStatus.SENDING)
         .values(locked_until=clock.now() + CLAIM_LEASE)
     ).rowcount
     db.session.commit()
@@ -266,21 +268,21 @@ def _finish(message_id: int, claim_id: str, report: DeliveryReport, error: Excep
     """Record one message's outcome at once, in its own short write transaction."""
     database.begin_write()
     message = db.session.get(OutboxMessage, message_id)
-    if message.claimed_by != claim_id or message.status != "sending":
+    if message.claimed_by != claim_id or message.status != OutboxStatus.SENDING:
         db.session.rollback()  # another worker took it over; its outcome is theirs to record
         return
     message.locked_until, message.claimed_by = None, None
     if error is None:
-        message.status, message.sent_at, message.last_error = "sent", clock.now(), None
+        message.status, message.sent_at, message.last_error = OutboxStatus.SENT, clock.now(), None
         report.sent += 1
     else:
         message.last_error = f"{type(error).__name__}: {error}"[:1000]
         if permanent or message.attempts >= MAX_ATTEMPTS:
-            message.status = "failed"
+            message.status = OutboxStatus.FAILED
             report.failed += 1
             current_app.logger.error("Outbox message %s gave up after %s attempts", message.id, message.attempts)
         else:
-            message.status = "queued"
+            message.status = OutboxStatus.QUEUED
             message.next_attempt_at = clock.now() + retry_delay(message.attempts)
             report.retrying += 1
     db.session.commit()
@@ -290,8 +292,8 @@ def retry_failed() -> int:
     """Queue every failed message again with fresh attempts (after fixing the cause)."""
     database.begin_write()
     count = db.session.execute(
-        sa.update(OutboxMessage).where(OutboxMessage.status == "failed")
-        .values(status="queued", attempts=0, next_attempt_at=clock.now(), locked_until=None, claimed_by=None)
+        sa.update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=clock.now(), locked_until=None, claimed_by=None)
     ).rowcount
     db.session.commit()
     return count

@@ -4,7 +4,7 @@ from itertools import count
 
 import pytest
 
-from resilience import create_app, database, program
+from resilience import create_app, program
 from resilience.extensions import db
 from resilience.models import Application, Cohort, Meeting
 
@@ -23,23 +23,39 @@ def app_config(tmp_path):
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,  # tests post far more than any person would; see test_rate_limits.py
         "NOW": NOW,
+        # One iteration: signing in is not what these tests measure (production uses scrypt).
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
 
 
-@pytest.fixture
-def app(app_config, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(app_config)
-    with app.app_context():
-        if TEST_DATABASE_URL:
-            db.drop_all()
-        database.create_tables()
-    yield app
+def empty_database(app) -> None:
+    """No tables at all: SQLite gets a new file per test anyway; PostgreSQL's schema is made anew."""
     with app.app_context():
         db.session.remove()
-        if TEST_DATABASE_URL:
-            db.drop_all()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+
+@pytest.fixture
+def bare_app(app_config, tmp_path, monkeypatch):
+    """The site over an empty database, as a new installation starts."""
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(app_config)
+    empty_database(app)
+    yield app
+    empty_database(app)
+    with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(bare_app):
+    """The site with its tables made straight from the models, for speed: test_migrations.py
+    proves that the migrations make exactly these tables."""
+    with bare_app.app_context():
+        db.create_all()
+    return bare_app
 
 
 @pytest.fixture
@@ -100,6 +116,7 @@ def answers(**overrides) -> dict:
         "substance_use": "no", "liver": "no", "raised_pressure": "no", "thyroid": "no",
         "anaesthesia_reaction": "no", "medications": "none", "health_notes": "",
         "intention": "I want to feel steadier with people.", "hopes": "", "experience": "",
+        "knows_applicants": "", "referral": None,
         **overrides,
     }
 

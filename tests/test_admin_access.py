@@ -96,7 +96,7 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(client, make_
 
 
 def test_sign_out_ends_the_session(admin_client):
-    assert admin_client.get("/admin/").status_code == 200
+    assert "Seats at a glance" in admin_client.get("/admin/").get_data(as_text=True)
     response = admin_client.post("/admin/logout")
     assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
     assert admin_client.get("/admin/").status_code == 302
@@ -114,54 +114,15 @@ def test_an_old_session_cookie_is_refused(app, client, make_admin, monkeypatch):
 
     make_admin()
     sign_in(client)
-    assert client.get("/admin/").status_code == 200
+    assert "Seats at a glance" in client.get("/admin/").get_data(as_text=True)
     later = time.time() + app.permanent_session_lifetime.total_seconds() + 60
     monkeypatch.setattr(time, "time", lambda: later)
     assert client.get("/admin/").status_code == 302
 
 
-def test_production_cookies_are_secure(monkeypatch, tmp_path):
-    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path))
-    monkeypatch.setenv("RESILIENCE_ENV", "production")
-    monkeypatch.setenv("RESILIENCE_SECRET_KEY", "s")
-    monkeypatch.setenv("RESILIENCE_DATA_KEY", "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=")
-    assert create_app().config["SESSION_COOKIE_SECURE"] is True
-
-
 def test_admin_pages_are_never_cached(admin_client):
     response = admin_client.get("/admin/")
     assert response.headers["Cache-Control"] == "no-store"
-
-
-def test_create_admin_reads_the_password_from_stdin(app, runner):
-    result = runner.invoke(args=["create-admin", "ben@practice.example", "--name", "Dr. Ben Ito",
-                                 "--password-stdin"], input="a long enough password\n")
-    assert result.exit_code == 0 and "Created an admin account for ben@practice.example" in result.output
-    client = app.test_client()
-    assert sign_in(client, "ben@practice.example", "a long enough password").status_code == 303
-
-
-def test_create_admin_asks_twice_on_a_terminal_and_refuses_short_or_duplicate(runner):
-    result = runner.invoke(args=["create-admin", "ben@practice.example"],
-                           input="a long enough password\na long enough password\n")
-    assert result.exit_code == 0
-    again = runner.invoke(args=["create-admin", "ben@practice.example", "--password-stdin"], input="another long one\n")
-    assert again.exit_code == 1 and "already exists" in again.output
-    short = runner.invoke(args=["create-admin", "cy@practice.example", "--password-stdin"], input="short\n")
-    assert short.exit_code == 1 and "at least 12 characters" in short.output
-    mismatch = runner.invoke(args=["create-admin", "dee@practice.example"],
-                             input="a long enough password\nanother one entirely\n")
-    assert mismatch.exit_code != 0
-
-
-def test_passwords_are_stored_as_scrypt_hashes(app, make_admin):
-    from resilience.extensions import db
-    from resilience.models import Admin
-
-    admin_id = make_admin()
-    with app.app_context():
-        stored = db.session.get(Admin, admin_id).password_hash
-    assert stored.startswith("scrypt:") and ADMIN_PASSWORD not in stored
 
 
 def test_an_hour_without_admin_activity_signs_out_even_with_public_pages_open(app, client, make_admin, make_cohort):
@@ -173,7 +134,7 @@ def test_an_hour_without_admin_activity_signs_out_even_with_public_pages_open(ap
     slug = make_cohort()
     sign_in(client)
     app.config["NOW"] = NOW + timedelta(minutes=50)
-    assert client.get("/admin/").status_code == 200  # activity in the panel keeps it alive
+    assert "Seats at a glance" in client.get("/admin/").get_data(as_text=True)  # activity keeps it alive
     for minutes in (60, 80, 100, 115):  # only the public seats badge, polled from an open tab
         app.config["NOW"] = NOW + timedelta(minutes=minutes)
         client.get(f"/cohorts/{slug}/availability", headers={"HX-Request": "true"})
@@ -189,6 +150,9 @@ def test_absurd_application_numbers_are_404(admin_client, url):
 
 @pytest.mark.parametrize("query", ["admin=%C2%B2", "application=%E2%91%A0", "application=99999999999999999999999",
                                    "page=99999999999999999999999", "page=0", "page=-3"])
-def test_odd_numbers_in_admin_filters_are_ignored(admin_client, query):
-    assert admin_client.get(f"/admin/audit?{query}").status_code == 200
-    assert admin_client.get(f"/admin/applications?{query}").status_code == 200
+def test_odd_numbers_in_admin_filters_are_ignored(admin_client, make_cohort, make_application, query):
+    make_application(make_cohort(), first_name="Maya", last_name="Okafor")
+    audit = admin_client.get(f"/admin/audit?{query}").get_data(as_text=True)
+    assert "1 event." in audit and "signed in" in audit  # the filter is ignored, not an error
+    listed = admin_client.get(f"/admin/applications?{query}").get_data(as_text=True)
+    assert "1 application." in listed and "Maya Okafor" in listed

@@ -49,7 +49,7 @@ def test_each_decision_changes_the_status_audits_it_and_emails_the_applicant(
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/applications/{application_id}"
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Maya Okafor: {status}" in page and f'status-tag--{status}">{label}' in page
+    assert f"Maya Okafor: {status}. Now {label.lower()}." in page and f'">{label}</span>' in page
 
     application = get(app, application_id)
     assert application.status == status and application.status_changed_at == NOW
@@ -251,6 +251,7 @@ def test_a_request_that_waited_for_the_lock_judges_the_status_as_it_is_now(
         app, make_admin, make_cohort, make_application, monkeypatch):
     """X confirms while, meanwhile, a clinician reopens X and accepts Y into the last seat."""
     from resilience import enrolment
+    from resilience.enrolment import decisions
 
     admin_id = make_admin()
     slug = make_cohort()
@@ -259,14 +260,14 @@ def test_a_request_that_waited_for_the_lock_judges_the_status_as_it_is_now(
     x = make_application(slug, status="accepted")
     y = make_application(slug, status="pending")
     others_done = threading.Event()
-    real_lock = enrolment.lock_cohort
+    real_lock = decisions.lock_cohort
 
     def slow_lock(cohort_id):
         if threading.current_thread().name == "applicant":
             others_done.wait(10)  # X's request stalls here, as if waiting for the lock
         return real_lock(cohort_id)
 
-    monkeypatch.setattr(enrolment, "lock_cohort", slow_lock)
+    monkeypatch.setattr(decisions, "lock_cohort", slow_lock)  # where the decision takes the lock
     outcome = {}
 
     def applicant_confirms():

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from conftest import NOW, applications
 from resilience.extensions import db
-from resilience.models import Cohort
+from resilience.models import Cohort, OutboxMessage
 
 
 def test_link_from_the_blog_preselects_its_cohort(client, make_cohort):
@@ -237,15 +237,17 @@ def test_no_value_in_any_field_causes_a_server_error(app, client, make_cohort, f
         assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
     if value not in ("", "a" * 5000):  # fits the free-text answers: those rows were really stored
         assert len(applications(app)) >= 10
-    for name in ("cohort", "email", "psychosis", "no_such_field"):
+    for name in ("cohort", "email", "psychosis"):
         response = client.post(f"/apply/validate?field={name}", data={name: value})
-        assert response.status_code in (200, 404)
+        assert response.status_code == 200 and f'id="field-{name}"' in response.get_data(as_text=True)
+    assert client.post("/apply/validate?field=no_such_field", data={"x": value}).status_code == 404
 
 
 def test_get_parameters_never_cause_a_server_error(client, make_cohort):
     make_cohort()
     for query in ("cohort=%00", "cohort=" + "x" * 3000, "ref=%ff%fe", "cohort[]=1&cohort=2"):
-        assert client.get(f"/apply?{query}").status_code == 200
+        html = client.get(f"/apply?{query}").get_data(as_text=True)
+        assert '<form class="application-form"' in html and "Send my application" in html, query
 
 
 def test_browser_may_autofill_contact_fields_but_never_keeps_health_answers(client, make_cohort):
@@ -255,3 +257,41 @@ def test_browser_may_autofill_contact_fields_but_never_keeps_health_answers(clie
     assert re.search(r'<input[^>]*autocomplete="given-name"[^>]*name="first_name"', html)
     for name in ("medications", "health_notes", "emergency_name", "provider", "knows_applicants"):
         assert re.search(rf'<(input|textarea)[^>]*autocomplete="off"[^>]*name="{name}"', html), name
+
+
+def test_an_email_with_an_accent_in_the_local_part_is_refused_clearly(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    response = client.post("/apply", data=form_data(slug, email="zoë@example.org"))
+    assert response.status_code == 422
+    assert "Please enter an email address like name@example.com." in response.get_data(as_text=True)
+    assert applications(app) == []
+
+
+def test_a_duplicate_submission_sends_the_real_owner_their_status_link(app, client, make_cohort, make_application,
+                                                                      form_data):
+    slug = make_cohort()
+    first = make_application(slug, email="alex@example.org")
+    response = client.post("/apply", data=form_data(slug, email="Alex@Example.org"))
+    assert response.status_code == 422
+    assert "emailed the private status link to that address" in response.get_data(as_text=True)
+    with app.app_context():
+        [reminder] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "status_link")).all()
+        assert reminder.to_address == "alex@example.org" and reminder.application_id == first
+    assert len(applications(app)) == 1
+
+
+def test_back_button_resubmission_with_a_changed_cohort_is_a_new_application(app, client, make_cohort, form_data):
+    first, second = make_cohort(), make_cohort()
+    data = form_data(first)
+    one = client.post("/apply", data=data)
+    two = client.post("/apply", data={**data, "cohort": second})
+    assert one.status_code == two.status_code == 303
+    assert one.headers["Location"] != two.headers["Location"]
+    assert sorted(a.cohort_id for a in applications(app)) == [1, 2]
+
+
+@pytest.mark.parametrize("referer", ["http://[oops", "http://[::1", "https://x]/"])
+def test_a_malformed_referer_is_ignored(client, make_cohort, referer):
+    make_cohort()
+    html = client.get("/apply", headers={"Referer": referer}).get_data(as_text=True)
+    assert '<input id="ref" name="ref" type="hidden" value="">' in html and "Send my application" in html

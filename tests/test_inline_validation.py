@@ -47,8 +47,8 @@ def test_cohort_choice_validates_inline_with_its_dates_and_seats(htmx_client, ma
 def test_fields_are_wired_for_htmx_with_a_real_form_behind_them(client, make_cohort):
     make_cohort()
     html = client.get("/apply").get_data(as_text=True)
-    assert ('<div class="field field--emailfield" id="field-email"\n'
-            '     hx-post="/apply/validate?field=email" hx-trigger="change" hx-target="this" hx-swap="outerHTML">') in html
+    assert ('<div class="field field--emailfield" id="field-email" hx-post="/apply/validate?field=email" '
+            'hx-trigger="change" hx-target="this" hx-swap="outerHTML">') in html
     assert '<div id="form-announcer" class="visually-hidden" aria-live="polite"></div>' in html
     assert '<script src="/static/js/htmx.min.js" defer></script>' in html
 
@@ -57,3 +57,10 @@ def test_only_questions_of_the_form_can_be_validated(htmx_client, make_cohort):
     make_cohort()
     for name in ("csrf_token", "submission_id", "__class__", ""):
         assert htmx_client.post(f"/apply/validate?field={name}", data={}).status_code == 404
+
+
+def test_inline_validation_does_not_reveal_who_has_applied(htmx_client, make_cohort, make_application, form_data):
+    slug = make_cohort()
+    make_application(slug, email="alex@example.org")
+    html = htmx_client.post("/apply/validate?field=email", data=form_data(slug)).get_data(as_text=True)
+    assert "already" not in html and "field--error" not in html

@@ -1,6 +1,6 @@
 """The program page and the live seats badge, as a visitor sees them."""
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -162,3 +162,13 @@ def test_pages_carry_privacy_and_security_headers(client):
     html = response.get_data(as_text=True)
     assert "<script>" not in html and " onclick=" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from other sites
+
+
+def test_deadline_is_counted_in_the_cohorts_own_time_zone(app, client, make_cohort):
+    slug = make_cohort(application_deadline=date(2026, 12, 1), timezone="America/Los_Angeles")
+    # 03:00 UTC on December 2 is still 7 pm on December 1 in Los Angeles: open
+    app.config["NOW"] = datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc)
+    assert f'href="/apply?cohort={slug}"' in client.get("/").get_data(as_text=True)
+    # 08:30 UTC is 00:30 on December 2 there: closed
+    app.config["NOW"] = datetime(2026, 12, 2, 8, 30, tzinfo=timezone.utc)
+    assert "The application deadline for this cohort has passed." in client.get("/").get_data(as_text=True)

@@ -1,5 +1,23 @@
-from flask import Blueprint
+"""The clinicians' panel (/admin), a module per concern on one blueprint:
+
+  auth          signing in and out; every other page needs a signed-in clinician
+  applications  the list, one application, decisions, notes
+  cohorts       seats at a glance, cohorts and their meetings
+  exports       CSV downloads and the audit log
+"""
+import re
+
+from flask import Blueprint, request
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import views  # noqa: E402,F401  (registers the routes)
+PER_PAGE = 25
+NUMBER = re.compile(r"[0-9]{1,9}")  # ids people type: plain digits, small enough for any database
+
+
+def page_number() -> int:
+    page = request.args.get("page", "1")
+    return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
+
+
+from . import applications, auth, cohorts, exports  # noqa: E402,F401  (registers the routes)

@@ -2,15 +2,17 @@
 from datetime import date
 from zoneinfo import available_timezones
 
+from flask import request
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormField, IntegerField, PasswordField,
-                     SelectField, SelectChoice, StringField, TextAreaField, TimeField)
+from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormField, HiddenField, IntegerField,
+                     PasswordField, SearchField, SelectField, SelectChoice, StringField, TextAreaField, TimeField)
 from wtforms.validators import (AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 
 from .. import clock, enrolment, program
-from ..public.forms import clean_text
-from ..models import STATUSES, Cohort
+from ..models import Cohort
+from ..questions import clean_text
+from ..status import Status
 
 TIMEZONES = [
     SelectChoice(zone, label) for zone, label in (
@@ -42,7 +44,7 @@ class LoginForm(FlaskForm):
 
 class DecisionForm(FlaskForm):
     """Carries only the CSRF token and the button pressed."""
-    status = StringField(validators=[AnyOf(STATUSES, message="Unknown decision.")])
+    status = StringField(validators=[AnyOf([status.value for status in Status], message="Unknown decision.")])
 
 
 class NoteForm(FlaskForm):
@@ -96,6 +98,7 @@ class CohortForm(FlaskForm):
 
 
 class MeetingRow(Form):
+    meeting_id = HiddenField(validators=[Regexp(r"^[0-9]{1,9}$", message="This meeting is not known.")])
     date = DateField("Date", [InputRequired("Please give a date."), plausible_date])
     starts = TimeField("Starts", [InputRequired("Please give a start time.")])
     ends = TimeField("Ends", [InputRequired("Please give an end time.")])
@@ -109,3 +112,60 @@ class MeetingRow(Form):
 class MeetingsForm(FlaskForm):
     meetings = FieldList(FormField(MeetingRow), min_entries=program.MEETING_COUNT, max_entries=program.MEETING_COUNT)
 
+    def changes(self) -> dict[int, tuple]:
+        """Each meeting's new (date, start, end, place), by meeting id."""
+        return {int(row["meeting_id"]): (row["date"], row["starts"], row["ends"], row["location"].strip())
+                for row in self.meetings.data}
+
+
+
+class FilterForm(FlaskForm):
+    """Filters read from the query string: a value that is not one of the choices is ignored."""
+
+    class Meta:
+        csrf = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(request.args, *args, **kwargs)
+
+    def chosen(self) -> dict[str, str]:
+        """Each filter's value, or its default where what was asked for is not a choice."""
+        self.validate()
+        values = {}
+        for field in self:
+            if field.errors or field.data is None:
+                field.data = field.default or ""
+                field.errors = []
+            values[field.name] = field.data
+        return values
+
+
+def _search_text(value):
+    return clean_text(value)[:100] if isinstance(value, str) else value
+
+
+class ApplicationFilters(FilterForm):
+    cohort = SelectField("Cohort")
+    status = SelectField("Status", choices=[SelectChoice("", "Any status")]
+                         + [SelectChoice(status.value, status.label) for status in Status])
+    q = SearchField("Name or email", filters=[_search_text], render_kw={"autocomplete": "off"})
+    sort = SelectField("Order", default="newest", choices=[
+        SelectChoice("newest", "Newest first"), SelectChoice("oldest", "Oldest first"),
+        SelectChoice("name", "By last name"), SelectChoice("status", "By status")])
+
+    def __init__(self, cohorts: list[Cohort]):
+        super().__init__()
+        self.cohort.choices = [SelectChoice("", "All cohorts")] + [SelectChoice(c.slug, c.title) for c in cohorts]
+
+
+class AuditFilters(FilterForm):
+    action = SelectField("What")
+    admin = SelectField("Who")
+    application = StringField("Application number", [Optional(), Regexp(r"^[0-9]{1,9}$")],
+                              filters=[lambda v: v.strip() if isinstance(v, str) else v],
+                              render_kw={"inputmode": "numeric"})
+
+    def __init__(self, actions: list[str], admins: list):
+        super().__init__()
+        self.action.choices = [SelectChoice("", "Everything")] + [SelectChoice(a, a) for a in actions]
+        self.admin.choices = [SelectChoice("", "Anyone")] + [SelectChoice(str(a.id), a.display_name) for a in admins]

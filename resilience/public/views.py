@@ -7,13 +7,9 @@ from flask_wtf.csrf import CSRFError
 
 from . import bp
 from .forms import ApplicationForm, StatusActionForm
-from .. import enrolment, errors, formatting, htmx, program
+from .. import enrolment, errors, formatting, htmx, program, refusals
 from ..extensions import limiter
-
-
-@bp.context_processor
-def program_words():
-    return {"closed_messages": enrolment.CLOSED_MESSAGES}
+from ..status import ACTIVE, Status
 
 
 @bp.get("/")
@@ -55,13 +51,12 @@ def apply():
                 form.selected_cohort(),
                 submission_id=form.submission_id.data,
                 answers=form.answers(),
-                knows_applicants=form.knows_applicants.data or None,
                 referral=form.ref.data or None,
                 consent_version=current_app.config["CONSENT_VERSION"],
                 **form.contact(),
             )
         except enrolment.ApplicationRefused as refusal:
-            form[refusal.field or "cohort"].errors.append(refusal.message)
+            form[refusal.field].errors.append(refusal.message)
         else:
             return redirect(url_for(".status", token=application.token), 303)
     return render_apply(form, status=422)
@@ -78,7 +73,7 @@ def _prefill_and_render(form: ApplicationForm):
             form.cohort.data = cohort.slug
         else:
             reason = enrolment.closed_reason(cohort)
-            notice = f"{cohort.title}: {enrolment.CLOSED_MESSAGES[reason or 'closed']}"
+            notice = f"{cohort.title}: {refusals.CLOSED[reason or 'closed']}"
     if form.cohort.data is None and len(form.open_cohorts) == 1:
         form.cohort.data = next(iter(form.open_cohorts))
     form.submission_id.data = secrets.token_urlsafe(24)
@@ -149,8 +144,8 @@ def expired_form(error):
     return errors.expired_page()
 
 
-STATUS_ACTIONS = {"confirm": ("enrolled", "Thank you: your place is confirmed. We have emailed you the details."),
-                  "withdraw": ("withdrawn", "Your application has been withdrawn. We have emailed you to confirm.")}
+STATUS_ACTIONS = {"confirm": (Status.ENROLLED, "Thank you: your place is confirmed. We have emailed you the details."),
+                  "withdraw": (Status.WITHDRAWN, "Your application has been withdrawn. We have emailed you to confirm.")}
 
 
 @bp.get("/status/<token>")
@@ -180,7 +175,7 @@ def status_action(token):
 def _status_page(application, form, status=200):
     response = current_app.make_response((
         render_template("public/status.html", application=application, cohort=application.cohort, form=form,
-                        can_withdraw=application.status in enrolment.ACTIVE_STATUSES),
+                        can_withdraw=application.status in ACTIVE),
         status,
     ))
     # The link is the key to this page: keep it out of caches, referrers and search engines.

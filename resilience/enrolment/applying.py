@@ -1,0 +1,112 @@
+"""Applying: who may apply when, one active application per person and cohort, and a
+form sent twice that stores one application."""
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from .. import clock, database
+from ..extensions import db
+from ..models import Application, Cohort
+from ..refusals import ApplicationRefused
+from ..status import ACTIVE, Status
+from . import notifications
+from .cohorts import closed_reason, local_today
+
+# What status tokens and form submission ids look like; anything else is never looked up.
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def application_by_token(token: str) -> Application | None:
+    if not TOKEN.fullmatch(token):
+        return None
+    return db.session.scalar(sa.select(Application).where(Application.token == token))
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def active_application(cohort: Cohort, email: str) -> Application | None:
+    """The application still in play for this person and cohort, if any."""
+    return db.session.scalar(
+        sa.select(Application)
+        .where(Application.cohort_id == cohort.id, Application.email_key == email_key(email),
+               Application.status.in_(ACTIVE))
+    )
+
+
+def check_can_apply(cohort: Cohort) -> None:
+    """Raise ApplicationRefused if this cohort takes no applications now."""
+    reason = closed_reason(cohort)
+    if reason is not None:
+        raise ApplicationRefused(reason)
+
+
+def submit_application(cohort: Cohort, *, submission_id: str | None, answers: dict, referral: str | None,
+                       **fields) -> tuple[Application, bool]:
+    """Store a new pending application; returns (application, created).
+
+    `answers` are the sealed answers (referral is sealed with them); `fields` the contact
+    fields and consent version. A repeated submission of the same form for the same cohort
+    and email (a double click, a resent POST) returns the application the first one stored,
+    with created=False. An application already in progress for this email and cohort is
+    refused, and its owner is emailed their status link. Any refusal raises
+    ApplicationRefused and stores no application.
+    """
+    database.begin_write()
+    earlier = repeated_submission(submission_id, cohort, fields["email"])
+    if earlier is not None:
+        db.session.rollback()
+        return earlier, False
+    try:
+        check_can_apply(cohort)
+    except ApplicationRefused:
+        db.session.rollback()  # release the write lock
+        raise
+    existing = active_application(cohort, fields["email"])
+    if existing is not None:
+        notifications.status_link(existing, local_today(cohort).isoformat())
+        db.session.commit()
+        raise ApplicationRefused("duplicate")
+    if not submission_id or not TOKEN.fullmatch(submission_id) or _by_submission(submission_id) is not None:
+        submission_id = None  # the Back button brought an old form back, for another cohort or email
+    now = clock.now()
+    application = Application(
+        cohort=cohort, submission_id=submission_id, email_key=email_key(fields["email"]),
+        answers={**answers, "referral": referral}, status=Status.PENDING,
+        created_at=now, status_changed_at=now, consented_at=now, health_consent_at=now, **fields,
+    )
+    db.session.add(application)
+    try:
+        db.session.flush()
+        notifications.application_received(application)
+        db.session.commit()
+    except IntegrityError:
+        # Another request got there first: the same form twice, or the same person.
+        db.session.rollback()
+        earlier = repeated_submission(submission_id, cohort, fields["email"])
+        if earlier is not None:
+            return earlier, False
+        raise ApplicationRefused("duplicate") from None
+    return application, True
+
+
+def repeated_submission(submission_id: str | None, cohort: Cohort | None, email: str | None) -> Application | None:
+    """The application this very form already stored, if it is sent again unchanged.
+
+    Only a repeat for the same cohort and email counts: a form brought back with the
+    Back button and sent for another cohort is a new application.
+    """
+    if cohort is None or not email:
+        return None
+    earlier = _by_submission(submission_id)
+    if earlier is not None and earlier.cohort_id == cohort.id and earlier.email_key == email_key(email):
+        return earlier
+    return None
+
+
+def _by_submission(submission_id: str | None) -> Application | None:
+    if not submission_id or not TOKEN.fullmatch(submission_id):
+        return None
+    return db.session.scalar(sa.select(Application).where(Application.submission_id == submission_id))

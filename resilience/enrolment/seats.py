@@ -1,0 +1,76 @@
+"""Seats and the waitlist: who holds a cohort's seats, who waits, how many are taken.
+
+Only a clinician's acceptance takes a seat: pending and waitlisted applications never
+count against a cohort's capacity. Each function answers for many cohorts in one query,
+so a page of cohorts costs the same however many there are.
+"""
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Application, Cohort
+from ..status import SEAT_HOLDING, Status
+
+_SUMMARY_COLUMNS = (Application.id, Application.cohort_id, Application.first_name, Application.last_name,
+                    Application.status, Application.created_at, Application.accepted_at)
+
+
+def seats_taken_by_cohort(cohort_ids: list[int]) -> dict[int, int]:
+    """Seats held (accepted or enrolled) for each cohort."""
+    taken = dict.fromkeys(cohort_ids, 0)
+    if cohort_ids:
+        taken.update(db.session.execute(
+            sa.select(Application.cohort_id, sa.func.count())
+            .where(Application.cohort_id.in_(cohort_ids), Application.status.in_(SEAT_HOLDING))
+            .group_by(Application.cohort_id)
+        ).all())
+    return taken
+
+
+def seats_taken(cohort: Cohort) -> int:
+    return seats_taken_by_cohort([cohort.id])[cohort.id]
+
+
+def _summaries_by_cohort(cohort_ids: list[int], statuses, order_by) -> dict[int, list]:
+    found = {cohort_id: [] for cohort_id in cohort_ids}
+    if cohort_ids:
+        for row in db.session.execute(
+                sa.select(*_SUMMARY_COLUMNS)
+                .where(Application.cohort_id.in_(cohort_ids), Application.status.in_(statuses))
+                .order_by(*order_by)):
+            found[row.cohort_id].append(row)
+    return found
+
+
+def seat_holders_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
+    """Who holds each cohort's seats (offered or confirmed), in the order they were offered."""
+    return _summaries_by_cohort(cohort_ids, SEAT_HOLDING, (Application.accepted_at, Application.id))
+
+
+def waitlists_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
+    """Each cohort's waitlist in waitlist order: the time of application."""
+    return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), (Application.created_at, Application.id))
+
+
+def first_in_line(cohort: Cohort):
+    """The first person on the cohort's waitlist, or None."""
+    return next(iter(waitlists_by_cohort([cohort.id])[cohort.id]), None)
+
+
+def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[Status, int]]:
+    counts = {cohort_id: dict.fromkeys(Status, 0) for cohort_id in cohort_ids}
+    if cohort_ids:
+        for cohort_id, status, count in db.session.execute(
+                sa.select(Application.cohort_id, Application.status, sa.func.count())
+                .where(Application.cohort_id.in_(cohort_ids))
+                .group_by(Application.cohort_id, Application.status)):
+            counts[cohort_id][status] = count
+    return counts
+
+
+def participants(cohort: Cohort, statuses=SEAT_HOLDING) -> list[Application]:
+    """The cohort's applications in these statuses (by default, everyone holding a seat)."""
+    return list(db.session.scalars(
+        sa.select(Application)
+        .where(Application.cohort_id == cohort.id, Application.status.in_(statuses))
+        .order_by(Application.id)
+    ))

@@ -1,0 +1,65 @@
+"""When the rules say no: the rules raise these with a reason and the facts, and the
+sentences a person reads live here, not in the rules.
+"""
+
+# Why a cohort takes no applications (enrolment.closed_reason), as visitors read it.
+CLOSED = {
+    "closed": "Applications for this cohort are closed.",
+    "deadline": "The application deadline for this cohort has passed.",
+    "started": "This cohort has already begun, so it is no longer taking applications.",
+}
+
+
+class Refused(Exception):
+    """A request the rules will not carry out; nothing was changed."""
+
+    MESSAGES: dict[str, str] = {}
+
+    def __init__(self, reason: str, **facts):
+        super().__init__(reason)
+        self.reason = reason
+        self.facts = facts
+
+    @property
+    def message(self) -> str:
+        return self.MESSAGES[self.reason].format(**self.facts)
+
+
+class ApplicationRefused(Refused):
+    """An application the rules will not store; told to the applicant beside the field it concerns."""
+
+    MESSAGES = {
+        **CLOSED,
+        # The status link goes to the address itself, never to the page, so a stranger
+        # typing someone's email learns no link.
+        "duplicate": "An application for this cohort from this email address is already in progress, so we "
+                     "have not stored a second one. We have emailed the private status link to that address.",
+    }
+
+    @property
+    def field(self) -> str:
+        return "email" if self.reason == "duplicate" else "cohort"
+
+
+class RefusedChange(Refused):
+    """A change a clinician (or an applicant) asked for that the rules will not make."""
+
+    MESSAGES = {
+        "missing": "That application does not exist.",
+        "only_the_applicant": "Only the applicant can confirm their place, from their status page. "
+                              "Nothing was changed.",
+        "full": "The {cohort.title} is full: all {cohort.capacity} seats are taken. Nothing was changed. "
+                "Waitlist this application, or free a seat first.",
+        "below_seats_taken": "{taken} seats are already taken, so the capacity cannot be lower than {taken}. "
+                             "Nothing was changed.",
+        "ends_before_start": "A meeting must end after it starts.",
+        "meetings_changed": "The meetings of this cohort changed while you were editing them. Nothing was saved: "
+                            "please look at them again.",
+    }
+
+    @property
+    def message(self) -> str:
+        if self.reason == "not_allowed":  # e.g. "This application is declined, so it cannot be accepted."
+            return (f"This application is {self.facts['status'].label.lower()}, so it cannot be "
+                    f"{self.facts['to'].done}. Nothing was changed.")
+        return super().message

@@ -1,0 +1,58 @@
+"""The statuses, defined once: an application's (with what clinicians and applicants
+read, how a change to each is named, and who may move where) and an email's in the outbox.
+
+Everything else reads them from here: the rules, the database's CHECK constraints,
+the templates (as `Status`), the CSS (by each status's tone).
+"""
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where an application stands. Only a clinician's acceptance takes a seat."""
+
+    def __new__(cls, value, label, applicant_label, action, done, tone):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label                      # what clinicians read
+        member.applicant_label = applicant_label  # what the applicant reads on their status page
+        member.action = action                    # the button that moves an application here
+        member.done = done                        # "… was accepted", "… cannot be reopened"
+        member.tone = tone                        # how it looks (CSS), shared by similar statuses
+        return member
+
+    #            value         clinicians          applicant                                     action               done          tone
+    PENDING =    "pending",    "Pending review",   "Received: waiting for a clinician’s review", "Reopen",            "reopened",   "new"
+    WAITLISTED = "waitlisted", "Waitlisted",       "On the waitlist",                             "Waitlist",          "waitlisted", "waiting"
+    ACCEPTED =   "accepted",   "Offered a place",  "A place is offered to you",                   "Accept",            "accepted",   "offered"
+    ENROLLED =   "enrolled",   "Enrolled",         "You are in the group",                        "Confirm the place", "enrolled",   "confirmed"
+    DECLINED =   "declined",   "Declined",         "Not this cohort",                             "Decline",           "declined",   "closed"
+    WITHDRAWN =  "withdrawn",  "Withdrawn",        "Withdrawn",                                   "Withdraw",          "withdrawn",  "closed"
+
+
+# Still in play for its cohort: one such application per person and cohort.
+ACTIVE = (Status.PENDING, Status.WAITLISTED, Status.ACCEPTED, Status.ENROLLED)
+# Holding one of the cohort's seats.
+SEAT_HOLDING = (Status.ACCEPTED, Status.ENROLLED)
+
+# Who may move from which status to which. Acceptance is always a clinician's decision;
+# ENROLLED is reached only when the applicant confirms the place offered.
+TRANSITIONS = {
+    Status.PENDING: (Status.ACCEPTED, Status.WAITLISTED, Status.DECLINED, Status.WITHDRAWN),
+    Status.WAITLISTED: (Status.ACCEPTED, Status.DECLINED, Status.PENDING, Status.WITHDRAWN),
+    Status.ACCEPTED: (Status.ENROLLED, Status.PENDING, Status.WITHDRAWN),
+    Status.ENROLLED: (Status.WITHDRAWN,),
+    Status.DECLINED: (Status.PENDING,),
+    Status.WITHDRAWN: (),
+}
+
+
+class OutboxStatus(StrEnum):
+    """Where one email is on its way out."""
+
+    QUEUED = "queued"    # waiting for its next attempt
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"
+    FAILED = "failed"    # gave up; shown to the clinicians
+
+
+BACKLOG = (OutboxStatus.QUEUED, OutboxStatus.SENDING)

@@ -1,0 +1,239 @@
+"""Upgrading the schema: a new database, a database of the release before migrations
+(built exactly as its init-db did), and databases this release must refuse to touch.
+
+Runs on SQLite, and on PostgreSQL when RESILIENCE_TEST_DATABASE_URL names one (as in CI).
+"""
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from werkzeug.security import generate_password_hash
+
+from conftest import NOW, answers, sign_in
+from resilience import database, program, sealing
+from resilience.extensions import db
+from resilience.models import Application, AuditEvent, Cohort, Meeting, Note, OutboxMessage
+
+PREVIOUS_RELEASE = Path(__file__).parent / "previous_release"
+HEAD = "0003"
+
+
+def pending_differences(app) -> list:
+    """What `flask db migrate` would still write: nothing, when the models and migrations agree."""
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+def init_db(app):
+    return app.test_cli_runner().invoke(args=["init-db"])
+
+
+def raw(app, sql: str, **params):
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.execute(sa.text(sql), params).all()
+
+
+def tables(app) -> set[str]:
+    with app.app_context(), db.engine.connect() as connection:
+        return set(sa.inspect(connection).get_table_names())
+
+
+# --- A new database ----------------------------------------------------------------------------
+
+def test_a_new_database_gets_every_table_from_the_migrations_and_they_match_the_models(bare_app):
+    result = init_db(bare_app)
+    assert result.exit_code == 0, result.output
+    assert f"Database created at schema revision {HEAD}" in result.output
+    assert {"cohort", "meeting", "application", "note", "outbox_message", "audit_event", "admin"} <= tables(bare_app)
+    assert pending_differences(bare_app) == []
+
+
+def test_running_init_db_again_changes_nothing_and_says_so(bare_app):
+    init_db(bare_app)
+    result = init_db(bare_app)
+    assert result.exit_code == 0 and f"already at schema revision {HEAD}" in result.output
+
+
+def test_the_operators_command_is_the_same_upgrade(tmp_path):
+    """`flask --app resilience db upgrade`, run as an operator runs it, on a file database."""
+    env = {**os.environ, "RESILIENCE_INSTANCE_PATH": str(tmp_path), "RESILIENCE_SECRET_KEY": "x",
+           "RESILIENCE_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.sqlite3'}"}
+    env.pop("RESILIENCE_TEST_DATABASE_URL", None)
+    flask = [sys.executable, "-m", "flask", "--app", "resilience"]
+    upgrade = subprocess.run([*flask, "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "Running upgrade 0002 -> 0003" in upgrade.stderr
+    current = subprocess.run([*flask, "db", "current"], env=env, capture_output=True, text=True)
+    assert f"{HEAD} (head)" in current.stdout
+    again = subprocess.run([*flask, "init-db"], env=env, capture_output=True, text=True)
+    assert f"already at schema revision {HEAD}" in again.stdout
+
+
+# --- A database of the release before migrations -----------------------------------------------
+
+KEY = "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA="  # conftest's DATA_KEY
+STATUSES = ["pending", "waitlisted", "accepted", "enrolled", "declined", "withdrawn"]
+
+
+def build_previous_release(app) -> dict:
+    """A database exactly as the previous release's init-db made it (its create_all DDL,
+    kept in tests/previous_release/), holding what that release stored: a cohort and its
+    meetings, an application in every status with answers sealed the old way and the two
+    plain columns, notes, queued and sent emails, audit events and a clinician."""
+    with app.app_context(), db.engine.begin() as connection:
+        ddl = (PREVIOUS_RELEASE / f"schema.{connection.dialect.name}.sql").read_text()
+        for statement in ddl.split(";\n"):
+            if statement.strip():
+                connection.exec_driver_sql(statement)
+        at = NOW.replace(tzinfo=None)
+        insert = lambda table, **row: connection.execute(sa.table(table, *map(sa.column, row)).insert(), row)
+        insert("admin", id=1, email="ana@practice.example", display_name="Dr. Ana Reyes", active=True, created_at=at,
+               password_hash=generate_password_hash("correct horse battery staple", method="pbkdf2:sha256:1"))
+        insert("cohort", id=1, slug="winter-2027", title="Winter 2027 cohort", capacity=6,
+               starts_on=NOW.date() + timedelta(days=45), timezone="America/New_York", location="120 Harbor Street",
+               application_deadline=None, applications_open=True, fee_text="$2,400", created_at=at)
+        for n, meeting in enumerate(program.default_meetings(NOW.date() + timedelta(days=45), "America/New_York",
+                                                             "120 Harbor Street"), start=1):
+            insert("meeting", id=n, cohort_id=1, kind=meeting["kind"], sequence=meeting["sequence"],
+                   starts_at=meeting["starts_at"].replace(tzinfo=None), ends_at=meeting["ends_at"].replace(tzinfo=None),
+                   location=meeting["location"], revision=0)
+        people = {}
+        for n, status in enumerate(STATUSES, start=1):
+            old_answers = {k: v for k, v in answers(medications=f"Medication {n} 50mg").items()
+                           if k not in ("knows_applicants", "referral")}
+            token = f"previous-release-token-{n:02d}-abcdefghijklmnop"
+            insert("application", id=n, cohort_id=1, token=token, submission_id=None, first_name=f"Person{n}",
+                   last_name="Earlier", email=f"person{n}@example.org", email_key=f"person{n}@example.org",
+                   phone="555 010 1000", pronouns=None, home_area="Portland, ME",
+                   answers=sealing.seal(old_answers, KEY), consent_version="2026-11-26", consented_at=at,
+                   health_consent_at=at, knows_applicants=f"Knows someone {n}" if n % 2 else None,
+                   referral=f"blog-post-{n}" if n != 3 else None, status=status, created_at=at + timedelta(minutes=n),
+                   status_changed_at=at + timedelta(minutes=n),
+                   accepted_at=at if status in ("accepted", "enrolled") else None, confirm_by=None)
+            people[status] = {"id": n, "token": token, "medications": f"Medication {n} 50mg",
+                              "knows": f"Knows someone {n}" if n % 2 else "", "referral": f"blog-post-{n}" if n != 3 else None}
+            insert("audit_event", at=at, actor="admin", admin_id=1, action="status", application_id=n, cohort_id=1,
+                   from_status="pending", to_status=status, detail=None)
+        insert("note", id=1, application_id=1, admin_id=1, body=sealing.seal("Called her; sounds steady.", KEY),
+               created_at=at)
+        for n, status in ((1, "queued"), (2, "sent"), (3, "failed")):
+            insert("outbox_message", id=n, kind="received", dedupe_key=f"application:{n}:received", to_address=f"person{n}@example.org",
+                   subject="We have your application", text_body="Hello", html_body="<p>Hello</p>", attachments="[]",
+                   application_id=n, status=status, attempts=1, next_attempt_at=at, created_at=at,
+                   last_error="SMTPRecipientsRefused: 550" if status == "failed" else None)
+    return people
+
+
+COUNTS = {"admin": 1, "cohort": 1, "meeting": 10, "application": 6, "note": 1, "outbox_message": 3, "audit_event": 6}
+
+
+def test_a_database_of_the_previous_release_is_recognised_upgraded_and_keeps_every_row(bare_app):
+    people = build_previous_release(bare_app)
+    result = init_db(bare_app)
+    assert result.exit_code == 0, result.output
+    assert "Recognised a database of the release before migrations" in result.output
+    assert f"upgraded to {HEAD}" in result.output and "Every row was kept." in result.output
+
+    for table, count in COUNTS.items():
+        assert raw(bare_app, f"SELECT COUNT(*) FROM {table}")[0][0] == count, table
+    with bare_app.app_context():
+        for person in people.values():
+            application = db.session.get(Application, person["id"])
+            assert application.answers["medications"] == person["medications"]
+            assert application.answers["knows_applicants"] == person["knows"]
+            assert application.referral == person["referral"]
+        assert db.session.scalar(sa.select(Note.body)) == "Called her; sounds steady."
+        assert sorted(db.session.scalars(sa.select(OutboxMessage.status))) == ["failed", "queued", "sent"]
+        assert db.session.scalar(sa.select(Meeting.location).where(Meeting.kind == "ketamine").limit(1)) == (
+            "120 Harbor Street")
+    # The two plain columns are gone; what they held is sealed, in the versioned envelope.
+    assert {"knows_applicants", "referral"}.isdisjoint(
+        {c["name"] for c in _columns(bare_app, "application")})
+    sealed = raw(bare_app, "SELECT answers FROM application WHERE id = 1")[0][0]
+    assert "Knows someone" not in sealed and "blog-post" not in sealed
+    assert sealing.unseal(sealed, KEY)["v"] == 1
+    assert pending_differences(bare_app) == []
+
+
+def _columns(app, table):
+    with app.app_context(), db.engine.connect() as connection:
+        return sa.inspect(connection).get_columns(table)
+
+
+def test_after_the_upgrade_the_status_pages_and_admin_pages_show_what_was_stored(bare_app):
+    people = build_previous_release(bare_app)
+    assert init_db(bare_app).exit_code == 0
+    client = bare_app.test_client()
+    for status, words in (("pending", "Received: waiting for a clinician’s review"), ("waitlisted", "On the waitlist"),
+                          ("accepted", "A place is offered to you"), ("enrolled", "You are in the group"),
+                          ("declined", "Not this cohort"), ("withdrawn", "Withdrawn")):
+        page = client.get(f"/status/{people[status]['token']}").get_data(as_text=True)
+        assert words in page and "Winter 2027 cohort" in page
+
+    assert sign_in(client).status_code == 303  # the clinician's account and password came through
+    page = client.get("/admin/applications/1").get_data(as_text=True)
+    assert "Medication 1 50mg" in page and "Knows someone 1" in page and "blog-post-1" in page
+    assert "Called her; sounds steady." in page
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert "Person3 E." in dashboard and "Person4 E." in dashboard and "4 of 6 seats open" in dashboard
+    assert "1 email could not be delivered" in dashboard
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert "Pending review → Enrolled" in audit
+
+
+def test_the_answers_migration_can_be_taken_back_and_done_again(bare_app):
+    people = build_previous_release(bare_app)
+    init_db(bare_app)
+    runner = bare_app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0002"]).exit_code == 0
+    row = raw(bare_app, "SELECT answers, knows_applicants, referral FROM application WHERE id = 1")[0]
+    assert sealing.unseal(row.answers, KEY)["medications"] == people["pending"]["medications"]
+    assert (row.knows_applicants, row.referral) == ("Knows someone 1", "blog-post-1")
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(Application, 1).answers["knows_applicants"] == "Knows someone 1"
+    assert pending_differences(bare_app) == []
+
+
+# --- Databases this release must not touch ----------------------------------------------------
+
+def test_a_wrong_data_key_stops_the_upgrade_and_leaves_the_database_as_it_was(bare_app):
+    build_previous_release(bare_app)
+    bare_app.config["DATA_KEY"] = "0" * 43 + "="
+    result = init_db(bare_app)
+    assert result.exit_code == 1
+    assert "RESILIENCE_DATA_KEY cannot open the answers of application 1. Nothing was changed." in result.output
+    bare_app.config["DATA_KEY"] = KEY
+    assert {"knows_applicants", "referral"} <= {c["name"] for c in _columns(bare_app, "application")}
+    assert "alembic_version" not in tables(bare_app) or raw(bare_app, "SELECT * FROM alembic_version") == []
+    assert raw(bare_app, "SELECT knows_applicants FROM application WHERE id = 1")[0][0] == "Knows someone 1"
+
+
+def test_unknown_tables_without_a_migration_record_are_refused_and_kept(bare_app):
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE cohort (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+        connection.exec_driver_sql("INSERT INTO cohort (id, name) VALUES (1, 'kept')")
+    result = init_db(bare_app)
+    assert result.exit_code == 1
+    assert "not the tables of the release before migrations" in result.output
+    assert "no column cohort.slug" in result.output and "an unexpected column cohort.name" in result.output
+    assert "Nothing was changed." in result.output
+    assert raw(bare_app, "SELECT name FROM cohort") == [("kept",)]
+    assert tables(bare_app) <= {"cohort", "alembic_version"}
+
+
+def test_a_database_a_newer_release_upgraded_is_refused(bare_app):
+    init_db(bare_app)
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    result = init_db(bare_app)
+    assert result.exit_code == 1
+    assert "schema revision '9999', which this release does not know" in result.output
+    assert raw(bare_app, "SELECT version_num FROM alembic_version") == [("9999",)]
