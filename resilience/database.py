@@ -98,10 +98,6 @@ def current_revision() -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def newest_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 def before_migrations(connection: sa.Connection) -> None:
     """SQLite rebuilds a table to alter it: foreign keys must not act while the old copy is dropped."""
     if connection.dialect.name == "sqlite":

@@ -1,14 +1,11 @@
 """The clinicians' view of applications: seats at a glance, the list and its filters."""
-import csv
-import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from conftest import NOW, answers
 from resilience.extensions import db
-from resilience.models import Application, AuditEvent, Cohort, Meeting, OutboxMessage
+from resilience.models import Application, Cohort, OutboxMessage
 
 
 def test_dashboard_draws_each_seat_with_who_holds_it(admin_client, make_cohort, make_application):

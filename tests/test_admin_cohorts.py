@@ -1,13 +1,12 @@
 """Cohorts and their meetings: creating, editing, and moving meetings (which tells seat holders)."""
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import NOW, answers
 from resilience.extensions import db
-from resilience.models import Application, AuditEvent, Cohort, Meeting, OutboxMessage
+from resilience.models import Cohort, Meeting, OutboxMessage
 
 
 def test_creating_a_cohort_plans_its_ten_meetings(app, admin_client):

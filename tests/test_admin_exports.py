@@ -1,14 +1,12 @@
 """What leaves the panel and the record of it: CSV exports and the audit log."""
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import NOW, answers
 from resilience.extensions import db
-from resilience.models import Application, AuditEvent, Cohort, Meeting, OutboxMessage
+from resilience.models import AuditEvent
 
 
 def read_csv(response):

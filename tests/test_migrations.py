@@ -9,16 +9,15 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from werkzeug.security import generate_password_hash
 
 from conftest import NOW, answers, sign_in
-from resilience import database, program, sealing
+from resilience import program, sealing
 from resilience.extensions import db
-from resilience.models import Application, AuditEvent, Cohort, Meeting, Note, OutboxMessage
+from resilience.models import Application, Meeting, Note, OutboxMessage
 
 PREVIOUS_RELEASE = Path(__file__).parent / "previous_release"
 HEAD = "0003"

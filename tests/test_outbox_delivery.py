@@ -10,7 +10,6 @@ from conftest import NOW
 from resilience import outbox
 from resilience.extensions import db
 from resilience.models import Application, Cohort, OutboxMessage
-from resilience.status import OutboxStatus
 
 ADMINS = ["ana@practice.example", "ben@practice.example"]
 
