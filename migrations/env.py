@@ -17,6 +17,7 @@ if not current_app.testing and all(isinstance(h, logging.NullHandler) for h in _
     # Say what is being done when run from the command line (Alembic itself only adds a NullHandler).
     _handler = logging.StreamHandler()
     _handler.setFormatter(logging.Formatter("%(message)s"))
+    _handler.addFilter(lambda record: not record.getMessage().startswith(("Context impl", "Will assume")))
     _alembic.addHandler(_handler)
     _alembic.setLevel(logging.INFO)
 

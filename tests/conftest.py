@@ -2,6 +2,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from itertools import count
 
+import jinja2
 import pytest
 
 from resilience import create_app, program
@@ -28,6 +29,16 @@ def app_config(tmp_path):
     }
 
 
+class NoMissingModelAttributes(jinja2.Undefined):
+    """A template that reads an attribute a model does not have (a column since removed,
+    a typo) fails the test instead of quietly printing nothing."""
+
+    def __init__(self, hint=None, obj=jinja2.utils.missing, name=None, exc=jinja2.exceptions.UndefinedError):
+        super().__init__(hint, obj, name, exc)
+        if isinstance(obj, db.Model):
+            self._fail_with_undefined_error()
+
+
 def empty_database(app) -> None:
     """No tables at all: SQLite gets a new file per test anyway; PostgreSQL's schema is made anew."""
     with app.app_context():
@@ -42,6 +53,7 @@ def bare_app(app_config, tmp_path, monkeypatch):
     """The site over an empty database, as a new installation starts."""
     monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(app_config)
+    app.jinja_env.undefined = NoMissingModelAttributes
     empty_database(app)
     yield app
     empty_database(app)
