@@ -16,6 +16,7 @@ from resilience import create_app, database, outbox  # noqa: E402
 from resilience.cli import build_demo_cohort  # noqa: E402
 from resilience.extensions import db  # noqa: E402
 from resilience.models import Application  # noqa: E402
+from resilience.status import Status  # noqa: E402
 
 
 def main(count: int) -> None:
@@ -28,7 +29,7 @@ def main(count: int) -> None:
             "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port,
         })
         with app.app_context():
-            database.create_tables()
+            database.upgrade()  # the schema as an operator gets it
             cohort = build_demo_cohort()
             db.session.add(cohort)
             started = time.perf_counter()
@@ -36,10 +37,10 @@ def main(count: int) -> None:
                 application = Application(
                     cohort=cohort, first_name=f"P{n}", last_name="X", email=f"p{n}@example.org",
                     email_key=f"p{n}@example.org", phone="555 010 1000", home_area="ME", answers={},
-                    consent_version="bench", consented_at=NOW, health_consent_at=NOW, status="accepted")
+                    consent_version="bench", consented_at=NOW, health_consent_at=NOW, status=Status.ACCEPTED)
                 db.session.add(application)
                 db.session.flush()
-                outbox.enqueue("accepted", application.email, f"bench:{n}", application=application)
+                outbox.enqueue(Status.ACCEPTED, application.email, f"bench:{n}", application=application)
             db.session.commit()
             queued = time.perf_counter() - started
 

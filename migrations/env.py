@@ -8,6 +8,7 @@ import logging
 
 from alembic import context
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from resilience import database
 
@@ -37,16 +38,26 @@ def run_migrations_online():
             context.configure(connection=connection, target_metadata=migrate.db.metadata,
                               transactional_ddl=True, render_item=render_item, **migrate.configure_args)
             with context.begin_transaction():
+                database.one_upgrade_at_a_time(connection)
                 migration_context = context.get_context()
                 database.check_known_revisions(migration_context, context.script)
-                # `upgrade` only: other commands (current, history…) never change the database.
-                if getattr(migration_context.opts.get("fn"), "__name__", "") == "upgrade":
-                    if database.adopt_previous_release(migration_context, context.script):
-                        log.info("Recognised a database of the release before migrations; "
-                                 "checked it and marked it as revision %s.", database.BASELINE)
-                        context.config.attributes["adopted"] = True
+                context.config.attributes["before"] = migration_context.get_current_revision()
+                # Which command runs decides what a database of the previous release needs.
+                command = getattr(migration_context.opts.get("fn"), "__name__", "")
+                if command == "upgrade" and database.adopt_previous_release(migration_context, context.script):
+                    log.info("Recognised a database of the release before migrations; "
+                             "checked it and marked it as revision %s.", database.BASELINE)
+                    context.config.attributes["adopted"] = True
+                elif command == "do_stamp":
+                    database.refuse_to_stamp_previous_release(migration_context)
+                dangling = database.dangling_rows(connection)
                 context.run_migrations()
-                database.check_after_migrations(connection)
+                database.check_after_migrations(connection, dangling)
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            raise database.SchemaError("Another upgrade of this database is running, or the site is busy writing "
+                                       "to it. Nothing was changed: run the upgrade again in a moment.") from None
         finally:
             database.after_migrations(connection)
 

@@ -28,6 +28,8 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # a long, careful form must not expire while typed
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Answer every request with "being updated" (503) while the database is behind the code.
+    "CHECK_SCHEMA": True,
     # How clinicians' passwords are hashed (werkzeug's method string); tests use a cheap one.
     "PASSWORD_HASH_METHOD": "scrypt",
     # A clinician's session ends after this long without a request.

@@ -98,22 +98,21 @@ def init_db():
 
     The same upgrade as `flask --app resilience db upgrade`.
     """
-    before = database.current_revision()
-    adopted = _upgrade_quietly()
-    after = database.current_revision()
+    done = _upgrade_quietly()
+    before, after = done.before, database.current_revision()
     where = db.engine.url.render_as_string(hide_password=True)
-    if adopted:
+    if done.adopted:
         click.echo(f"Recognised a database of the release before migrations: its tables matched, so it was marked "
                    f"as revision {database.BASELINE} and upgraded to {after}. Every row was kept.")
-    if before is None and not adopted:
+    elif before is None:
         click.echo(f"Database created at schema revision {after}: {where}")
     elif before == after:
         click.echo(f"Database ready, already at schema revision {after}: {where}")
     else:
-        click.echo(f"Database upgraded from schema revision {before or database.BASELINE} to {after}: {where}")
+        click.echo(f"Database upgraded from schema revision {before} to {after}: {where}")
 
 
-def _upgrade_quietly() -> bool:
+def _upgrade_quietly() -> database.Upgrade:
     """Upgrade the schema; a database this release cannot upgrade stops the command with why."""
     try:
         return database.upgrade()

@@ -1,15 +1,18 @@
 """The database: settings that make SQLite a safe embedded default, and upgrades of the
 schema (Alembic revisions under migrations/, run by `db upgrade` and `init-db`)."""
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app
+from flask import Flask, abort, current_app, request
 
 from .extensions import db
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_while_behind)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
@@ -81,16 +84,21 @@ def alembic_config():
     return current_app.extensions["migrate"].migrate.get_config()
 
 
-def upgrade() -> bool:
+@dataclass(frozen=True)
+class Upgrade:
+    before: str | None  # the revision found (once no other upgrade was running)
+    adopted: bool       # a database of the release before migrations, recognised on the way
+
+
+def upgrade() -> Upgrade:
     """Create the schema, or bring it up to this release's newest revision.
 
-    The same as `flask --app resilience db upgrade`. Returns True when the database was
-    the previous release's and was recognised on the way; raises SchemaError (nothing
-    changed) for a database this release does not recognise.
+    The same as `flask --app resilience db upgrade`; raises SchemaError (nothing changed)
+    for a database this release does not recognise.
     """
     config = alembic_config()
     command.upgrade(config, "head")
-    return bool(config.attributes.get("adopted"))
+    return Upgrade(config.attributes.get("before"), bool(config.attributes.get("adopted")))
 
 
 def current_revision() -> str | None:
@@ -98,19 +106,54 @@ def current_revision() -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def before_migrations(connection: sa.Connection) -> None:
-    """SQLite rebuilds a table to alter it: foreign keys must not act while the old copy is dropped."""
+def schema_is_current() -> bool:
+    """Whether the database is at this release's newest revision (remembered once it is)."""
+    if current_app.extensions.get("schema_is_current"):
+        return True
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    current_app.extensions["schema_is_current"] = current_revision() == head
+    return current_app.extensions["schema_is_current"]
+
+
+def refuse_while_behind():
+    """Between installing a release and `db upgrade`, the site answers every request with a
+    calm "being updated" page: new code never writes into the old tables."""
+    if (current_app.config["CHECK_SCHEMA"] and request.endpoint not in ("static", "health.healthz")
+            and not schema_is_current()):
+        abort(503)
+
+
+def before_migrations(connection: sa.Connection) -> sa.Connection:
+    """Ready a connection for an upgrade: on SQLite, foreign keys must not act while a table's
+    old copy is dropped, and the upgrade takes the write lock before it reads anything."""
     if connection.dialect.name == "sqlite":
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+    return connection
 
 
-def check_after_migrations(connection: sa.Connection) -> None:
-    """Refuse to commit an upgrade that left a row pointing nowhere (SQLite cannot check during it)."""
-    if connection.dialect.name == "sqlite":
-        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise SchemaError(f"The upgrade would leave {len(broken)} rows pointing at missing rows "
-                              f"(first in table {broken[0][0]}). Nothing was changed.")
+MIGRATION_LOCK = 7_374_101  # any number of our own: PostgreSQL's lock for "an upgrade is running"
+
+
+def one_upgrade_at_a_time(connection: sa.Connection) -> None:
+    """A second upgrade started meanwhile waits, then finds the work done (SQLite: BEGIN IMMEDIATE)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
+
+def dangling_rows(connection: sa.Connection) -> int:
+    """Rows pointing at missing rows (SQLite cannot check them while an upgrade runs)."""
+    if connection.dialect.name != "sqlite":
+        return 0
+    return len(connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
+
+
+def check_after_migrations(connection: sa.Connection, dangling_before: int) -> None:
+    """Refuse to commit an upgrade that left more rows pointing nowhere than it found."""
+    broken = dangling_rows(connection)
+    if broken > dangling_before:
+        raise SchemaError(f"The upgrade would leave {broken - dangling_before} more rows pointing at missing rows. "
+                          "Nothing was changed.")
 
 
 def after_migrations(connection: sa.Connection) -> None:
@@ -130,6 +173,18 @@ def check_known_revisions(migration_context: MigrationContext, script: ScriptDir
             ) from None
 
 
+def refuse_to_stamp_previous_release(migration_context: MigrationContext) -> None:
+    """Stamping a database of the release before migrations would skip what its rows need."""
+    if not migration_context.get_current_heads() and _has_previous_release_tables(migration_context.connection):
+        raise SchemaError("This database was made by the release before migrations: `flask --app resilience db "
+                          "upgrade` recognises it and upgrades its rows too, which stamping would skip. "
+                          "Nothing was changed.")
+
+
+def _has_previous_release_tables(connection: sa.Connection) -> bool:
+    return bool(set(sa.inspect(connection).get_table_names()) & PREVIOUS_RELEASE.keys())
+
+
 def adopt_previous_release(migration_context: MigrationContext, script: ScriptDirectory) -> bool:
     """Stamp a database the release before migrations created as the baseline (True), after
     checking that its tables and columns are exactly that release's.
@@ -137,10 +192,7 @@ def adopt_previous_release(migration_context: MigrationContext, script: ScriptDi
     A database with none of our tables is new (False). Anything else raises SchemaError.
     """
     connection = migration_context.connection
-    if migration_context.get_current_heads():
-        return False
-    tables = set(sa.inspect(connection).get_table_names())
-    if not tables & PREVIOUS_RELEASE.keys():
+    if migration_context.get_current_heads() or not _has_previous_release_tables(connection):
         return False
     differences = previous_release_differences(connection)
     if differences:

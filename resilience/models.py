@@ -58,9 +58,10 @@ class SealedAnswers(SealedJSON):
         return None if value is None else questions.open_answers(super().process_result_value(value, dialect))
 
 
-def status_type(enum, length: int, checked: bool = True) -> sa.Enum:
-    """A status column: stored as its text (with a CHECK listing the statuses), read as the enum."""
-    return sa.Enum(enum, name="status", native_enum=False, length=length, create_constraint=checked,
+def status_type(enum, column: str, length: int, checked: bool = True) -> sa.Enum:
+    """A status column: stored as its text (with a CHECK, ck_<table>_<column>, listing the
+    statuses), read as the enum."""
+    return sa.Enum(enum, name=column, native_enum=False, length=length, create_constraint=checked,
                    values_callable=lambda members: [member.value for member in members])
 
 
@@ -176,7 +177,7 @@ class Application(db.Model):
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     health_consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    status: Mapped[Status] = mapped_column(status_type(Status, 20), default=Status.PENDING)
+    status: Mapped[Status] = mapped_column(status_type(Status, "status", 20), default=Status.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -231,7 +232,7 @@ class OutboxMessage(db.Model):
         sa.ForeignKey("application.id", ondelete="SET NULL"), index=True
     )
 
-    status: Mapped[OutboxStatus] = mapped_column(status_type(OutboxStatus, 10), default=OutboxStatus.QUEUED)
+    status: Mapped[OutboxStatus] = mapped_column(status_type(OutboxStatus, "status", 10), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's claim
@@ -293,8 +294,8 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(sa.String(40), index=True)
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("application.id"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cohort.id"), index=True)
-    from_status: Mapped[Status | None] = mapped_column(status_type(Status, 20, checked=False))
-    to_status: Mapped[Status | None] = mapped_column(status_type(Status, 20, checked=False))
+    from_status: Mapped[Status | None] = mapped_column(status_type(Status, "from_status", 20, checked=False))
+    to_status: Mapped[Status | None] = mapped_column(status_type(Status, "to_status", 20, checked=False))
     detail: Mapped[str | None] = mapped_column(sa.String(300))  # never an applicant's answers
 
     admin: Mapped[Admin | None] = relationship()

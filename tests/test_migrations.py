@@ -9,13 +9,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from werkzeug.security import generate_password_hash
 
-from conftest import NOW, answers, sign_in
-from resilience import program, sealing
+from conftest import NOW, answers, empty_database, sign_in
+from resilience import database, program, sealing
 from resilience.extensions import db
 from resilience.models import Application, Meeting, Note, OutboxMessage
 
@@ -28,6 +29,27 @@ def pending_differences(app) -> list:
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return compare_metadata(context, db.metadata)
+
+
+def schema(app) -> dict:
+    """Everything the database says about its tables, including what Alembic's comparison
+    leaves out: the text of each CHECK, each index's WHERE, each foreign key's ON DELETE."""
+    text = lambda value: " ".join(str(value).split()) if value is not None else None
+    with app.app_context(), db.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        return {table: {
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"], text(c["default"]))
+                              for c in inspector.get_columns(table)),
+            "primary key": (inspector.get_pk_constraint(table)["name"],
+                            inspector.get_pk_constraint(table)["constrained_columns"]),
+            "unique": sorted((u["name"], u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "foreign keys": sorted((f["name"], f["constrained_columns"], f["referred_table"],
+                                    sorted(f["options"].items())) for f in inspector.get_foreign_keys(table)),
+            "checks": sorted((c["name"], text(c["sqltext"])) for c in inspector.get_check_constraints(table)),
+            "indexes": sorted((i["name"], i["column_names"], bool(i["unique"]),
+                               text(i["dialect_options"].get(f"{connection.dialect.name}_where")))
+                              for i in inspector.get_indexes(table)),
+        } for table in sorted(set(inspector.get_table_names()) - {"alembic_version"})}
 
 
 def init_db(app):
@@ -52,6 +74,22 @@ def test_a_new_database_gets_every_table_from_the_migrations_and_they_match_the_
     assert f"Database created at schema revision {HEAD}" in result.output
     assert {"cohort", "meeting", "application", "note", "outbox_message", "audit_event", "admin"} <= tables(bare_app)
     assert pending_differences(bare_app) == []
+
+
+def test_the_migrations_make_exactly_the_tables_the_models_describe(bare_app):
+    """Down to each CHECK's text and each index's WHERE, for a new database and for one of
+    the previous release: a status added to status.py without a revision fails here."""
+    with bare_app.app_context():
+        db.create_all()
+    from_models = schema(bare_app)
+    assert "ck_application_status" in str(from_models["application"]["checks"])
+    empty_database(bare_app)
+    init_db(bare_app)
+    assert schema(bare_app) == from_models
+    empty_database(bare_app)
+    build_previous_release(bare_app)
+    init_db(bare_app)
+    assert schema(bare_app) == from_models
 
 
 def test_running_init_db_again_changes_nothing_and_says_so(bare_app):
@@ -236,3 +274,94 @@ def test_a_database_a_newer_release_upgraded_is_refused(bare_app):
     assert result.exit_code == 1
     assert "schema revision '9999', which this release does not know" in result.output
     assert raw(bare_app, "SELECT version_num FROM alembic_version") == [("9999",)]
+
+
+def test_stamping_a_database_of_the_previous_release_is_refused(bare_app, caplog):
+    """Stamping is the usual advice for an unversioned database; here it would skip the answers' upgrade."""
+    build_previous_release(bare_app)
+    result = bare_app.test_cli_runner().invoke(args=["db", "stamp", "head"])
+    assert result.exit_code == 1
+    assert "`flask --app resilience db upgrade` recognises it" in caplog.text  # Flask-Migrate logs its errors
+    assert "alembic_version" not in tables(bare_app) or raw(bare_app, "SELECT * FROM alembic_version") == []
+    assert init_db(bare_app).exit_code == 0  # and the right command still works
+
+
+def test_two_upgrades_at_once_do_the_work_once(bare_app, tmp_path):
+    """Two operators (or two deploy scripts) run init-db at the same moment: one upgrades, the
+    other waits for it and finds the work done. (Separate processes: Alembic runs one upgrade
+    per process.)"""
+    people = build_previous_release(bare_app)
+    env = {**os.environ, "RESILIENCE_INSTANCE_PATH": str(tmp_path), "RESILIENCE_SECRET_KEY": "x",
+           "RESILIENCE_DATA_KEY": KEY, "RESILIENCE_SQLALCHEMY_DATABASE_URI": bare_app.config["SQLALCHEMY_DATABASE_URI"]}
+    runs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "resilience", "init-db"], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = sorted(run.communicate(timeout=120)[0] for run in runs)
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert "already at schema revision" in outputs[0] and "Recognised a database" in outputs[1]
+    with bare_app.app_context():
+        assert db.session.get(Application, people["pending"]["id"]).answers["knows_applicants"] == "Knows someone 1"
+    assert pending_differences(bare_app) == []
+
+
+def test_the_site_says_it_is_being_updated_until_the_database_is_upgraded(bare_app):
+    """Between installing a release and running the upgrade, nothing new is written into old tables."""
+    bare_app.config["CHECK_SCHEMA"] = True
+    people = build_previous_release(bare_app)
+    client = bare_app.test_client()
+    for url in ("/", "/apply", f"/status/{people['pending']['token']}", "/admin/login"):
+        response = client.get(url)
+        assert response.status_code == 503 and "The site is being updated" in response.get_data(as_text=True), url
+    assert client.get("/healthz").get_json()["database"].startswith("needs upgrade")
+    assert init_db(bare_app).exit_code == 0
+    assert "Rediscovering Resilience" in client.get("/").get_data(as_text=True)
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+def test_answers_this_release_sealed_before_its_upgrade_are_not_sealed_twice(bare_app):
+    """A worker running the new code before `db upgrade` writes the new envelope into the old table."""
+    build_previous_release(bare_app)
+    envelope = {"v": 1, "answers": {**answers(medications="Written early"), "knows_applicants": "Jo",
+                                    "referral": "blog"}}
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE application SET answers = :sealed, knows_applicants = NULL, referral = NULL "
+                                   "WHERE id = 2"), {"sealed": sealing.seal(envelope, KEY)})
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        application = db.session.get(Application, 2)
+        assert application.answers["medications"] == "Written early"
+        assert (application.answers["knows_applicants"], application.referral) == ("Jo", "blog")
+
+
+def test_every_application_of_a_long_history_is_upgraded(bare_app):
+    """0003 works through the applications a page (500) at a time."""
+    build_previous_release(bare_app)
+    with bare_app.app_context(), db.engine.begin() as connection:
+        sealed = sealing.seal(answers(), KEY)
+        connection.execute(sa.text(
+            "INSERT INTO application (id, cohort_id, token, first_name, last_name, email, email_key, phone, home_area, "
+            "answers, consent_version, consented_at, health_consent_at, knows_applicants, status, created_at, "
+            "status_changed_at) VALUES (:id, 1, :token, 'P', 'Q', :email, :email, '555 010 1000', 'ME', :sealed, 't', "
+            ":at, :at, :knows, 'declined', :at, :at)"),
+            [{"id": n, "token": f"long-history-token-{n:05d}-abcdef", "email": f"p{n}@example.org", "sealed": sealed,
+              "at": NOW.replace(tzinfo=None), "knows": f"friend {n}"} for n in range(10, 1010)])
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        rows = db.session.scalars(sa.select(Application).where(Application.id >= 10)).all()
+        assert len(rows) == 1000
+        assert all(a.answers["knows_applicants"] == f"friend {a.id}" for a in rows)
+
+
+def test_rows_that_already_pointed_nowhere_do_not_block_the_upgrade(bare_app):
+    """Something outside the site (the sqlite3 shell, foreign keys off) left an audit event of a deleted
+    application. The upgrade neither blames itself for it nor stops; it only refuses to add more."""
+    people = build_previous_release(bare_app)
+    if raw(bare_app, "SELECT 1")[0] and "sqlite" not in bare_app.config["SQLALCHEMY_DATABASE_URI"]:
+        pytest.skip("PostgreSQL never lets a row point nowhere")
+    with bare_app.app_context(), db.engine.connect() as connection:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        connection.connection.driver_connection.execute("DELETE FROM application WHERE id = 6")
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+    result = init_db(bare_app)
+    assert result.exit_code == 0, result.output
+    with bare_app.app_context():
+        assert db.session.get(Application, people["enrolled"]["id"]).answers["medications"] == "Medication 4 50mg"

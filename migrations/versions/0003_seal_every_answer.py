@@ -47,7 +47,11 @@ def upgrade():
     bind, keys = op.get_bind(), current_app.config["DATA_KEY"]
     for rows in pages(bind, application.c.answers, application.c.knows_applicants, application.c.referral):
         for row in rows:
-            answers = {**unseal(row, keys), "knows_applicants": row.knows_applicants or "", "referral": row.referral}
+            opened = unseal(row, keys)
+            if opened.get("v") == 1:  # already sealed the new way, by this release running before its upgrade
+                answers = opened["answers"]
+            else:
+                answers = {**opened, "knows_applicants": row.knows_applicants or "", "referral": row.referral}
             bind.execute(application.update().where(application.c.id == row.id)
                          .values(answers=sealing.seal({"v": 1, "answers": answers}, keys)))
     with op.batch_alter_table("application") as batch:
