@@ -192,6 +192,8 @@ def needs_attention(name: str, value) -> bool:
 
 def shown(name: str, value) -> str:
     """An answer as a clinician reads it: the choice's words, or what was typed."""
+    if not isinstance(value, str):  # never expected; shown as it is rather than hidden
+        return "—" if value is None else str(value)
     return dict(QUESTIONS[name].choices).get(value, value) or "—"
 
 

@@ -10,6 +10,8 @@ from .models import Application, Cohort
 
 CONTACT_COLUMNS = ["id", "status", "applied_at", "status_changed_at", "first_name", "last_name", "pronouns",
                    "email", "phone", "home_area", "referral"]
+# People they know first, as the export has always had it (spreadsheets built on it rely on the order).
+ANSWER_COLUMNS = ["knows_applicants", *(name for name in questions.SEALED_FIELDS if name != "knows_applicants")]
 
 
 def applications_csv(cohort: Cohort, with_answers: bool) -> tuple[str, int]:
@@ -19,12 +21,12 @@ def applications_csv(cohort: Cohort, with_answers: bool) -> tuple[str, int]:
                                       .order_by(Application.created_at, Application.id)).all()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CONTACT_COLUMNS + (list(questions.SEALED_FIELDS) if with_answers else []))
+    writer.writerow(CONTACT_COLUMNS + (ANSWER_COLUMNS if with_answers else []))
     for a in applications:
         row = [a.id, a.status, a.created_at.isoformat(), a.status_changed_at.isoformat(), a.first_name,
                a.last_name, a.pronouns or "", a.email, a.phone, a.home_area, a.referral or ""]
         if with_answers:
-            row += [a.answers.get(name, "") for name in questions.SEALED_FIELDS]
+            row += [a.answers.get(name, "") for name in ANSWER_COLUMNS]
         writer.writerow([spreadsheet_safe(value) for value in row])
     return buffer.getvalue(), len(applications)
 

@@ -138,3 +138,21 @@ def test_a_meeting_date_in_the_year_9999_is_refused(admin_client, make_cohort):
         "meetings-0-date": "9999-12-31", "meetings-0-starts": "20:00", "meetings-0-ends": "21:00",
         "meetings-0-location": "Online"})
     assert response.status_code == 422 and "Please check the year" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("meeting_id", [None, "", "abc", "1.5", "١"])
+def test_a_meetings_form_from_before_meetings_had_ids_is_refused_kindly(app, admin_client, make_cohort, meeting_id):
+    """A tab opened before the release that added the ids, or an id no meeting has."""
+    slug = make_cohort(starts_on=date(2027, 1, 12))
+    data = meetings_form(admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True))
+    data = {k: v for k, v in data.items() if not k.endswith("-meeting_id")}
+    if meeting_id is not None:
+        data |= {f"meetings-{n}-meeting_id": meeting_id for n in range(10)}
+    data |= {"meetings-0-date": "2027-01-13"}
+    response = admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data)
+    assert response.status_code == 303
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The meetings of this cohort changed while you were editing them. Nothing was saved" in page
+    assert "<legend>Preparation meeting 1</legend>" in page and 'value="2027-01-12"' in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.max(Meeting.revision))) == 0

@@ -1,4 +1,5 @@
 """Clinicians' decisions: each one, each refusal, and the hard seat limit under concurrency."""
+import re
 import threading
 from datetime import timedelta
 
@@ -35,21 +36,22 @@ def decide(client, application_id, status, htmx=False):
     return client.post(f"/admin/applications/{application_id}/status", data={"status": status}, headers=headers)
 
 
-@pytest.mark.parametrize("status, label, email", [
-    ("accepted", "Offered a place", "accepted"),
-    ("waitlisted", "Waitlisted", "waitlisted"),
-    ("declined", "Declined", "declined"),
-    ("withdrawn", "Withdrawn", "withdrawn"),
+@pytest.mark.parametrize("status, label, email, look", [
+    ("accepted", "Offered a place", "accepted", "offered"),
+    ("waitlisted", "Waitlisted", "waitlisted", "waiting"),
+    ("declined", "Declined", "declined", "closed"),
+    ("withdrawn", "Withdrawn", "withdrawn", "closed"),
 ])
 def test_each_decision_changes_the_status_audits_it_and_emails_the_applicant(
-        app, admin_client, make_cohort, make_application, status, label, email):
+        app, admin_client, make_cohort, make_application, status, label, email, look):
     slug = make_cohort()
     application_id = make_application(slug, first_name="Maya", last_name="Okafor")
     response = decide(admin_client, application_id, status)
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/applications/{application_id}"
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Maya Okafor: {status}. Now {label.lower()}." in page and f'">{label}</span>' in page
+    assert f"Maya Okafor: {status}. Now {label.lower()}." in page
+    assert f'<span class="status-tag status-tag--{look}">{label}</span>' in page
 
     application = get(app, application_id)
     assert application.status == status and application.status_changed_at == NOW
@@ -142,6 +144,18 @@ def test_htmx_decision_returns_the_decision_and_an_out_of_band_seat_map(app, adm
     assert f'<div class="seat-map" id="seat-map-{slug}" hx-swap-oob="true">' in html
     assert "5 of 6 seats open" in html and "Maya O.</a>" in html
     assert "<html" not in html
+
+
+def test_each_decision_button_says_what_it_does_and_the_emailing_ones_ask_first(
+        admin_client, make_cohort, make_application):
+    application_id = make_application(make_cohort(), first_name="Maya", status="waitlisted")
+    page = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
+    buttons = re.findall(r'<button class="([^"]+)" type="submit" name="status" value="(\w+)">([^<]+)</button>', page)
+    assert buttons == [("button", "accepted", "Accept"), ("button button--quiet", "declined", "Decline"),
+                       ("button button--quiet", "pending", "Reopen"), ("button button--quiet", "withdrawn", "Withdraw")]
+    assert 'hx-confirm="Decline Maya’s application? They will be emailed."' in page
+    assert 'hx-confirm="Withdraw Maya’s application? They will be emailed."' in page
+    assert page.count("hx-confirm=") == 2
 
 
 def test_htmx_refusal_is_shown_in_place(app, admin_client, make_cohort, make_application):

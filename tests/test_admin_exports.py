@@ -28,6 +28,18 @@ def test_csv_export_has_contact_fields_only_and_is_audited(app, admin_client, ma
         assert event.detail == "1 applications, contact fields" and event.admin.display_name == "Dr. Ana Reyes"
 
 
+def test_the_export_keeps_its_columns_where_spreadsheets_expect_them(admin_client, make_cohort, make_application):
+    slug = make_cohort()
+    make_application(slug)
+    [header, _] = read_csv(admin_client.get(f"/admin/cohorts/{slug}/applications.csv?include=answers"))
+    assert header == [
+        "id", "status", "applied_at", "status_changed_at", "first_name", "last_name", "pronouns", "email", "phone",
+        "home_area", "referral", "knows_applicants", "attend_all", "ride_home", "logistics_notes", "therapist",
+        "provider", "emergency_name", "emergency_relationship", "emergency_phone", "pregnant", "blood_pressure",
+        "heart", "psychosis", "substance_use", "liver", "raised_pressure", "thyroid", "anaesthesia_reaction",
+        "medications", "health_notes", "intention", "hopes", "experience"]
+
+
 def test_answers_are_exported_only_when_asked_and_that_is_audited(app, admin_client, make_cohort, make_application):
     slug = make_cohort()
     make_application(slug)
@@ -67,3 +79,10 @@ def test_audit_page_lists_and_filters_events(app, admin_client, make_cohort, mak
     assert "1 event." in html
     html = admin_client.get("/admin/audit?admin=abc&application=%00&action=%00").get_data(as_text=True)
     assert "3 events." in html  # signed in, the decision, the export: nothing filtered out
+
+
+def test_an_application_number_that_is_not_one_is_kept_and_explained(admin_client, make_cohort, make_application):
+    make_application(make_cohort())
+    html = admin_client.get("/admin/audit?application=abc").get_data(as_text=True)
+    assert 'value="abc"' in html and "Please type the application’s number, digits only" in html
+    assert "1 event." in html  # the sign-in: nothing was filtered out

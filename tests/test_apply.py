@@ -253,8 +253,9 @@ def test_get_parameters_never_cause_a_server_error(client, make_cohort):
 def test_browser_may_autofill_contact_fields_but_never_keeps_health_answers(client, make_cohort):
     make_cohort()
     html = client.get("/apply").get_data(as_text=True)
-    assert re.search(r'<input[^>]*autocomplete="email"[^>]*name="email"', html)
-    assert re.search(r'<input[^>]*autocomplete="given-name"[^>]*name="first_name"', html)
+    for name, fill in (("email", "email"), ("first_name", "given-name"), ("last_name", "family-name"),
+                       ("phone", "tel"), ("home_area", "address-level2"), ("pronouns", "off")):
+        assert re.search(rf'<input[^>]*autocomplete="{fill}"[^>]*name="{name}"', html), name
     for name in ("medications", "health_notes", "emergency_name", "provider", "knows_applicants"):
         assert re.search(rf'<(input|textarea)[^>]*autocomplete="off"[^>]*name="{name}"', html), name
 

@@ -36,6 +36,8 @@ def test_radio_and_checkbox_questions_validate_inline(htmx_client, make_cohort, 
     html = htmx_client.post("/apply/validate?field=consent_health",
                             data=form_data(slug, consent_health=None)).get_data(as_text=True)
     assert "We can only consider your application with this consent." in html
+    assert re.search(r'<input aria-describedby="consent_health-hint consent_health-error" aria-invalid="true" '
+                     r'id="consent_health" name="consent_health" required type="checkbox"', html)
 
 
 def test_cohort_choice_validates_inline_with_its_dates_and_seats(htmx_client, make_cohort, form_data):

@@ -1,15 +1,16 @@
 """Forms the clinicians use: sign-in, decisions, notes, cohorts and their meetings."""
+import re
 from datetime import date
 from zoneinfo import available_timezones
 
 from flask import request
-from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormField, HiddenField, IntegerField,
                      PasswordField, SearchField, SelectField, SelectChoice, StringField, TextAreaField, TimeField)
-from wtforms.validators import (AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp,
+from wtforms.validators import (AnyOf, DataRequired, InputRequired, NumberRange, Optional, Regexp,
                                 ValidationError)
 
 from .. import clock, enrolment, program
+from ..forms import SiteForm, limit
 from ..models import Cohort
 from ..questions import clean_text
 from ..status import Status
@@ -35,29 +36,29 @@ def plausible_date(form, field):
             raise ValidationError("Please check the year: dates must be within the next five years.")
 
 
-class LoginForm(FlaskForm):
-    email = EmailField("Email address", [DataRequired("Please enter your email address."), Length(max=254)],
+class LoginForm(SiteForm):
+    email = EmailField("Email address", [DataRequired("Please enter your email address."), limit(254)],
                        filters=[clean_text], render_kw={"autocomplete": "username"})
-    password = PasswordField("Password", [DataRequired("Please enter your password."), Length(max=200)],
+    password = PasswordField("Password", [DataRequired("Please enter your password."), limit(200)],
                              render_kw={"autocomplete": "current-password"})
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(SiteForm):
     """Carries only the CSRF token and the button pressed."""
     status = StringField(validators=[AnyOf([status.value for status in Status], message="Unknown decision.")])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(SiteForm):
     body = TextAreaField("Add a private note", [DataRequired("Please write the note first."),
-                                                Length(max=4000, message="Please keep a note under 4,000 characters.")],
+                                                limit(4000)],
                          description="Only the clinicians see notes. They are encrypted when stored.")
 
 
-class CohortForm(FlaskForm):
-    title = StringField("Title", [DataRequired("Please give the cohort a title."), Length(max=200)],
+class CohortForm(SiteForm):
+    title = StringField("Title", [DataRequired("Please give the cohort a title."), limit(200)],
                         description="For example: Spring 2027 cohort.")
     slug = StringField("Short name for links", [
-        DataRequired("Please choose a short name."), Length(max=80),
+        DataRequired("Please choose a short name."), limit(80),
         Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Use lower-case letters, digits and hyphens only."),
     ], description="Used in links such as /apply?cohort=spring-2027. Changing it breaks links already shared.")
     capacity = IntegerField("Seats", [InputRequired("Please give the number of seats."),
@@ -69,11 +70,11 @@ class CohortForm(FlaskForm):
                           description="New cohorts get ten meetings planned from this date; adjust them afterwards.")
     timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")
     location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."),
-                                                                  Length(max=300)])
+                                                                  limit(300)])
     application_deadline = DateField("Applications close after", [Optional(), plausible_date],
                                      description="Leave empty to take applications until the first meeting.")
     applications_open = BooleanField("Taking applications", default=True)
-    fee_text = TextAreaField("Fee (optional)", [Optional(), Length(max=500)],
+    fee_text = TextAreaField("Fee (optional)", [Optional(), limit(500)],
                              description="Shown on the program page. Leave empty to show no fee.")
 
     def __init__(self, *args, cohort: Cohort | None = None, **kwargs):
@@ -98,29 +99,30 @@ class CohortForm(FlaskForm):
 
 
 class MeetingRow(Form):
-    meeting_id = HiddenField(validators=[Regexp(r"^[0-9]{1,9}$", message="This meeting is not known.")])
+    meeting_id = HiddenField()  # which meeting this row moves; a stale form's ids are refused by the rule
     date = DateField("Date", [InputRequired("Please give a date."), plausible_date])
     starts = TimeField("Starts", [InputRequired("Please give a start time.")])
     ends = TimeField("Ends", [InputRequired("Please give an end time.")])
-    location = StringField("Where", [DataRequired("Please say where, or “Online”."), Length(max=300)])
+    location = StringField("Where", [DataRequired("Please say where, or “Online”."), limit(300)])
 
     def validate_ends(self, field):
         if self.starts.data and field.data and field.data <= self.starts.data:
             raise ValidationError("The meeting must end after it starts.")
 
 
-class MeetingsForm(FlaskForm):
+class MeetingsForm(SiteForm):
     meetings = FieldList(FormField(MeetingRow), min_entries=program.MEETING_COUNT, max_entries=program.MEETING_COUNT)
 
-    def changes(self) -> dict[int, tuple]:
-        """Each meeting's new (date, start, end, place), by meeting id."""
-        return {int(row["meeting_id"]): (row["date"], row["starts"], row["ends"], row["location"].strip())
-                for row in self.meetings.data}
+    def changes(self) -> dict[int | None, tuple]:
+        """Each meeting's new (date, start, end, place), by meeting id (None where a row has none)."""
+        return {int(row["meeting_id"]) if re.fullmatch(r"[0-9]{1,9}", row["meeting_id"] or "") else None:
+                (row["date"], row["starts"], row["ends"], row["location"].strip()) for row in self.meetings.data}
 
 
 
-class FilterForm(FlaskForm):
-    """Filters read from the query string: a value that is not one of the choices is ignored."""
+class FilterForm(SiteForm):
+    """Filters read from the query string. A filter that cannot be used is ignored: a choice
+    not on offer quietly, anything typed kept in its box with a word on why."""
 
     class Meta:
         csrf = False
@@ -133,10 +135,10 @@ class FilterForm(FlaskForm):
         self.validate()
         values = {}
         for field in self:
-            if field.errors or field.data is None:
-                field.data = field.default or ""
-                field.errors = []
-            values[field.name] = field.data
+            usable = not field.errors and field.data is not None
+            values[field.name] = field.data if usable else field.default or ""
+            if not usable and (isinstance(field, SelectField) or field.data is None):
+                field.data, field.errors = field.default or "", []
         return values
 
 
@@ -161,7 +163,8 @@ class ApplicationFilters(FilterForm):
 class AuditFilters(FilterForm):
     action = SelectField("What")
     admin = SelectField("Who")
-    application = StringField("Application number", [Optional(), Regexp(r"^[0-9]{1,9}$")],
+    application = StringField("Application number", [Optional(), Regexp(
+        r"^[0-9]{1,9}$", message="Please type the application’s number, digits only: it was left out of the filter.")],
                               filters=[lambda v: v.strip() if isinstance(v, str) else v],
                               render_kw={"inputmode": "numeric"})
 

@@ -2,12 +2,12 @@
 status page's actions."""
 import re
 
-from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, RadioField, SelectChoice, StringField, TelField,
                      TextAreaField)
-from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Optional, ValidationError
 
 from .. import enrolment, questions
+from ..forms import SiteForm, limit
 from ..models import Cohort
 
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,40}$")
@@ -31,8 +31,7 @@ def field_for(question: questions.Question):
     else:
         checks = [DataRequired(message=question.required_message)]
     if question.max_length:
-        checks.append(Length(max=question.max_length,
-                             message=f"Please keep this under {question.max_length:,} characters."))
+        checks.append(limit(question.max_length))
     if question.kind == questions.EMAIL:
         # Mail servers cannot all deliver to accented names before the @.
         checks.append(Email(message="Please enter an email address like name@example.com.", allow_smtputf8=False))
@@ -47,7 +46,7 @@ def field_for(question: questions.Question):
     return FIELD_CLASSES[question.kind](question.label, checks, render_kw=render_kw or None, **options)
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(SiteForm):
     class Meta:
         def bind_field(self, form, unbound_field, options):
             # Every text answer is cleaned the same way before it is validated.
@@ -104,7 +103,7 @@ for _question in questions.QUESTIONS.values():
     setattr(ApplicationForm, _question.name, field_for(_question))
 
 
-class StatusActionForm(FlaskForm):
+class StatusActionForm(SiteForm):
     """What an applicant can do on their status page: confirm an offered place, or withdraw."""
 
     action = StringField(validators=[AnyOf(("confirm", "withdraw"))])
