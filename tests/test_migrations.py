@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from werkzeug.security import generate_password_hash
 
 from conftest import NOW, answers, empty_database, sign_in
-from resilience import database, program, sealing
+from resilience import program, sealing
 from resilience.extensions import db
 from resilience.models import Application, Meeting, Note, OutboxMessage
 
