@@ -296,3 +296,30 @@ def test_a_malformed_referer_is_ignored(client, make_cohort, referer):
     make_cohort()
     html = client.get("/apply", headers={"Referer": referer}).get_data(as_text=True)
     assert '<input id="ref" name="ref" type="hidden" value="">' in html and "Send my application" in html
+
+
+def test_a_double_submit_that_lands_between_the_two_look_ups_still_finds_the_first(
+        app, client, make_cohort, form_data, monkeypatch):
+    """The second request looks for this form's application before the first one has committed,
+    and again just after: it must still answer with the first one's status page."""
+    from resilience import enrolment
+    from resilience.enrolment import applying
+
+    slug = make_cohort()
+    data = form_data(slug)
+    first = client.post("/apply", data=data)
+    real, calls = applying.repeated_submission, []
+
+    def not_yet_committed_at_first(*args):
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(applying, "repeated_submission", not_yet_committed_at_first)
+    with app.app_context():
+        cohort = enrolment.cohort_by_slug(slug)
+        application, created = applying.submit_application(
+            cohort, submission_id=data["submission_id"], answers={}, referral=None, first_name="Alex",
+            last_name="Morgan", email="alex@example.org", phone="555 010 1000", pronouns=None,
+            home_area="Portland, ME", consent_version="test")
+        assert (created, f"/status/{application.token}") == (False, first.headers["Location"])
+    assert len(applications(app)) == 1

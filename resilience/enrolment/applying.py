@@ -65,15 +65,19 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
         db.session.rollback()  # release the write lock
         raise
     existing = active_application(cohort, fields["email"])
+    if existing is not None and submission_id and existing.submission_id == submission_id:
+        db.session.rollback()  # this very form, whose first copy was stored a moment ago
+        return existing, False
     if existing is not None:
         notifications.status_link(existing, local_today(cohort).isoformat())
         db.session.commit()
         raise ApplicationRefused("duplicate")
-    if not submission_id or not TOKEN.fullmatch(submission_id) or _by_submission(submission_id) is not None:
-        submission_id = None  # the Back button brought an old form back, for another cohort or email
+    # A form whose id is already stored, for another cohort or email, came back with the Back
+    # button: this application is stored without the id.
+    new_id = submission_id if TOKEN.fullmatch(submission_id or "") and not _by_submission(submission_id) else None
     now = clock.now()
     application = Application(
-        cohort=cohort, submission_id=submission_id, email_key=email_key(fields["email"]),
+        cohort=cohort, submission_id=new_id, email_key=email_key(fields["email"]),
         answers={**answers, "referral": referral}, status=Status.PENDING,
         created_at=now, status_changed_at=now, consented_at=now, health_consent_at=now, **fields,
     )
@@ -83,7 +87,8 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
         notifications.application_received(application)
         db.session.commit()
     except IntegrityError:
-        # Another request got there first: the same form twice, or the same person.
+        # Another request got there first: the same form twice (looked up by the id it was
+        # sent with, even if the first request committed just now), or the same person.
         db.session.rollback()
         earlier = repeated_submission(submission_id, cohort, fields["email"])
         if earlier is not None:
