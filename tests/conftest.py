@@ -240,6 +240,24 @@ class SMTPServer:
         return [message for recipients, message in self.messages if recipients == [address]]
 
 
+ADMINS = ["ana@practice.example", "ben@practice.example"]
+
+
+def over_smtp(app_config: dict, smtp: SMTPServer) -> dict:
+    """The test settings with mail going to the loopback SMTP server, two clinicians to tell,
+    and links built for a public address."""
+    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "ADMIN_EMAILS": ADMINS,
+            "PUBLIC_URL": "https://resilience.example"}
+
+
+def deliver(app):
+    """Run the outbox worker once, as `flask outbox send` does."""
+    from resilience import outbox
+
+    with app.app_context():
+        return outbox.deliver_due()
+
+
 @pytest.fixture
 def smtp():
     server = SMTPServer()

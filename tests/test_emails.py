@@ -6,25 +6,18 @@ import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
-from conftest import NOW, applications
+from conftest import ADMINS, NOW, applications, deliver, over_smtp
 from resilience import enrolment, outbox
 from resilience.extensions import db
 from resilience.models import Application, Cohort
 from resilience.status import Status
 
-ADMINS = ["ana@practice.example", "ben@practice.example"]
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "ADMIN_EMAILS": ADMINS,
-            "PUBLIC_URL": "https://resilience.example"}
-
-
-def deliver(app) -> outbox.DeliveryReport:
-    with app.app_context():
-        return outbox.deliver_due()
+    return over_smtp(app_config, smtp)
 
 
 def parts(message) -> tuple[str, str]:

@@ -6,23 +6,16 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import NOW
+from conftest import NOW, deliver, over_smtp
 from resilience import outbox
 from resilience.extensions import db
 from resilience.models import Application, Cohort, OutboxMessage
 
-ADMINS = ["ana@practice.example", "ben@practice.example"]
 
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "ADMIN_EMAILS": ADMINS,
-            "PUBLIC_URL": "https://resilience.example"}
-
-
-def deliver(app) -> outbox.DeliveryReport:
-    with app.app_context():
-        return outbox.deliver_due()
+    return over_smtp(app_config, smtp)
 
 
 def test_a_dead_smtp_server_loses_nothing_and_each_message_arrives_once(app, client, smtp, make_cohort, form_data):
