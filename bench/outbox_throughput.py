@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from conftest import NOW, SMTPServer  # noqa: E402  (the tests' loopback SMTP server)
+
 from resilience import create_app, database, outbox  # noqa: E402
 from resilience.cli import build_demo_cohort  # noqa: E402
 from resilience.extensions import db  # noqa: E402

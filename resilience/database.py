@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask import Flask, abort, current_app, request
 
 from .extensions import db
@@ -165,7 +166,7 @@ def check_known_revisions(migration_context: MigrationContext, script: ScriptDir
     for head in migration_context.get_current_heads():
         try:
             script.get_revision(head)
-        except Exception:
+        except CommandError:
             raise SchemaError(
                 f"This database is at schema revision {head!r}, which this release does not know: a newer "
                 "release has upgraded it. Nothing was changed. Run that release (or a newer one), or restore "

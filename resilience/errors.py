@@ -10,8 +10,8 @@ TITLES = {
     413: ("That was more than we can accept", "Please shorten your answers and try again."),
     429: ("Please slow down a little", "Too many requests came from your connection. Wait a minute and try again."),
     500: ("Something went wrong on our side", "Nothing you did caused this. Please try again in a few minutes."),
-    503: ("The site is being updated", "It will be back in a few minutes. If you were sending something, it has "
-                                       "not been saved yet: please go back and send it again a little later."),
+    503: ("The site is being updated", ("It will be back in a few minutes. If you were sending something, it has "
+                                        "not been saved yet: please go back and send it again a little later.")),
 }
 
 

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_login import UserMixin
-from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock, program, questions, sealing
-from .status import ACTIVE, OutboxStatus, Status
 from .extensions import db
+from .status import ACTIVE, OutboxStatus, Status
 
 
 class UTCDateTime(sa.TypeDecorator):

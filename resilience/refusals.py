@@ -1,6 +1,7 @@
 """When the rules say no: the rules raise these with a reason and the facts, and the
 sentences a person reads live here, not in the rules.
 """
+from typing import ClassVar
 
 # Why a cohort takes no applications (enrolment.closed_reason), as visitors read it.
 CLOSED = {
@@ -13,7 +14,7 @@ CLOSED = {
 class Refused(Exception):
     """A request the rules will not carry out; nothing was changed."""
 
-    MESSAGES: dict[str, str] = {}
+    MESSAGES: ClassVar[dict[str, str]] = {}
 
     def __init__(self, reason: str, **facts):
         super().__init__(reason)
@@ -28,7 +29,7 @@ class Refused(Exception):
 class ApplicationRefused(Refused):
     """An application the rules will not store; told to the applicant beside the field it concerns."""
 
-    MESSAGES = {
+    MESSAGES: ClassVar[dict[str, str]] = {
         **CLOSED,
         # The status link goes to the address itself, never to the page, so a stranger
         # typing someone's email learns no link.
@@ -44,7 +45,7 @@ class ApplicationRefused(Refused):
 class RefusedChange(Refused):
     """A change a clinician (or an applicant) asked for that the rules will not make."""
 
-    MESSAGES = {
+    MESSAGES: ClassVar[dict[str, str]] = {
         "missing": "That application does not exist.",
         "only_the_applicant": "Only the applicant can confirm their place, from their status page. "
                               "Nothing was changed.",

@@ -2,8 +2,8 @@
 import re
 
 import pytest
-
 from conftest import ADMIN_PASSWORD, sign_in
+
 from resilience import create_app
 
 

@@ -2,8 +2,8 @@
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-
 from conftest import NOW, answers
+
 from resilience.extensions import db
 from resilience.models import Application, Cohort, OutboxMessage
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import NOW, applications, sign_in
+
 from resilience.extensions import db
 from resilience.models import Application, AuditEvent, OutboxMessage
 

@@ -4,9 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from conftest import ADMINS, NOW, applications, deliver, over_smtp
 from icalendar import Calendar
 
-from conftest import ADMINS, NOW, applications, deliver, over_smtp
 from resilience import enrolment, outbox
 from resilience.extensions import db
 from resilience.models import Application, Cohort

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from conftest import NOW, answers, empty_database, sign_in
 from werkzeug.security import generate_password_hash
 
-from conftest import NOW, answers, empty_database, sign_in
 from resilience import program, sealing
 from resilience.extensions import db
 from resilience.models import Application, Meeting, Note, OutboxMessage
@@ -104,12 +104,12 @@ def test_the_operators_command_is_the_same_upgrade(tmp_path):
            "RESILIENCE_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.sqlite3'}"}
     env.pop("RESILIENCE_TEST_DATABASE_URL", None)
     flask = [sys.executable, "-m", "flask", "--app", "resilience"]
-    upgrade = subprocess.run([*flask, "db", "upgrade"], env=env, capture_output=True, text=True)
+    upgrade = subprocess.run([*flask, "db", "upgrade"], env=env, capture_output=True, text=True, check=False)
     assert upgrade.returncode == 0, upgrade.stderr
     assert "Running upgrade 0002 -> 0003" in upgrade.stderr
-    current = subprocess.run([*flask, "db", "current"], env=env, capture_output=True, text=True)
+    current = subprocess.run([*flask, "db", "current"], env=env, capture_output=True, text=True, check=False)
     assert f"{HEAD} (head)" in current.stdout
-    again = subprocess.run([*flask, "init-db"], env=env, capture_output=True, text=True)
+    again = subprocess.run([*flask, "init-db"], env=env, capture_output=True, text=True, check=False)
     assert f"already at schema revision {HEAD}" in again.stdout
 
 

@@ -4,7 +4,6 @@ import io
 import json
 
 import pytest
-
 from conftest import applications
 
 

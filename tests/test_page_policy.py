@@ -3,7 +3,6 @@ import re
 
 import pytest
 
-
 INLINE = [
     (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "an inline <script>"),
     (re.compile(r"<style\b", re.I), "a <style> block"),

@@ -3,7 +3,6 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-
 from conftest import NOW
 
 

@@ -1,6 +1,5 @@
 """Limits that stop password guessing and form flooding, without getting in a person's way."""
 import pytest
-
 from conftest import ADMIN_PASSWORD, sign_in
 
 

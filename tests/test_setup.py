@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import NOW, sign_in
+
 from resilience import ConfigurationError, create_app, database
 from resilience.extensions import db
 from resilience.models import Admin, Cohort

@@ -5,12 +5,12 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
-from . import PER_PAGE, bp, page_number
-from .forms import ApplicationFilters, DecisionForm, NoteForm
 from .. import enrolment, htmx, questions
 from ..extensions import db
 from ..models import Application, AuditEvent, Cohort
 from ..status import Status
+from . import PER_PAGE, bp, page_number
+from .forms import ApplicationFilters, DecisionForm, NoteForm
 
 SORTS = {
     "newest": (Application.created_at.desc(), Application.id.desc()),

@@ -10,11 +10,11 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import bp
-from .forms import DecisionForm, LoginForm
 from .. import clock, enrolment, errors
 from ..extensions import db, limiter, login_manager
 from ..models import Admin
+from . import bp
+from .forms import DecisionForm, LoginForm
 
 
 @login_manager.user_loader

@@ -2,10 +2,10 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from . import bp
-from .forms import CohortForm, MeetingsForm
 from .. import enrolment, outbox
 from ..models import Cohort
+from . import bp
+from .forms import CohortForm, MeetingsForm
 
 
 @bp.get("/")

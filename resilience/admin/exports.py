@@ -4,11 +4,11 @@ from flask import Response, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from . import bp, page_number
-from .forms import AuditFilters
 from .. import enrolment, spreadsheet
 from ..extensions import db
 from ..models import Admin, Application, AuditEvent
+from . import bp, page_number
+from .forms import AuditFilters
 
 
 @bp.get("/cohorts/<slug>/applications.csv")

@@ -4,10 +4,24 @@ from datetime import date
 from zoneinfo import available_timezones
 
 from flask import request
-from wtforms import (BooleanField, DateField, EmailField, FieldList, Form, FormField, HiddenField, IntegerField,
-                     PasswordField, SearchField, SelectField, SelectChoice, StringField, TextAreaField, TimeField)
-from wtforms.validators import (AnyOf, DataRequired, InputRequired, NumberRange, Optional, Regexp,
-                                ValidationError)
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import AnyOf, DataRequired, InputRequired, NumberRange, Optional, Regexp, ValidationError
 
 from .. import clock, enrolment, program
 from ..forms import SiteForm, limit

@@ -2,8 +2,16 @@
 status page's actions."""
 import re
 
-from wtforms import (BooleanField, EmailField, HiddenField, RadioField, SelectChoice, StringField, TelField,
-                     TextAreaField)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TelField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Optional, ValidationError
 
 from .. import enrolment, questions

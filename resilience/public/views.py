@@ -5,11 +5,11 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from . import bp
-from .forms import ApplicationForm, StatusActionForm
 from .. import enrolment, errors, formatting, htmx, program, refusals
 from ..extensions import limiter
 from ..status import ACTIVE, Status
+from . import bp
+from .forms import ApplicationForm, StatusActionForm
 
 
 @bp.get("/")
