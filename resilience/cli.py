@@ -34,7 +34,7 @@ MIN_PASSWORD = 12
 @with_appcontext
 def create_admin(email, name, password_stdin):
     """Create a clinician's account for the admin panel."""
-    _upgrade_quietly()
+    _upgrade_or_stop()
     email = email.strip()
     if "@" not in email:
         raise click.UsageError("Give the clinician's email address.")
@@ -98,7 +98,7 @@ def init_db():
 
     The same upgrade as `flask --app resilience db upgrade`.
     """
-    done = _upgrade_quietly()
+    done = _upgrade_or_stop()
     before, after = done.before, database.current_revision()
     where = db.engine.url.render_as_string(hide_password=True)
     if done.adopted:
@@ -112,7 +112,7 @@ def init_db():
         click.echo(f"Database upgraded from schema revision {before} to {after}: {where}")
 
 
-def _upgrade_quietly() -> database.Upgrade:
+def _upgrade_or_stop() -> database.Upgrade:
     """Upgrade the schema; a database this release cannot upgrade stops the command with why."""
     try:
         return database.upgrade()
@@ -125,7 +125,7 @@ def _upgrade_quietly() -> database.Upgrade:
 @click.option("--if-empty", is_flag=True, help="Only add the demo cohort when there are no cohorts yet.")
 def seed_demo(if_empty):
     """Add a demo cohort starting about six weeks from today, with its ten meetings."""
-    _upgrade_quietly()
+    _upgrade_or_stop()
     if if_empty and db.session.scalar(sa.select(sa.func.count()).select_from(Cohort)):
         click.echo("Cohorts already exist; demo cohort not added.")
         return

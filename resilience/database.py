@@ -124,13 +124,12 @@ def refuse_while_behind():
         abort(503)
 
 
-def before_migrations(connection: sa.Connection) -> sa.Connection:
+def before_migrations(connection: sa.Connection) -> None:
     """Ready a connection for an upgrade: on SQLite, foreign keys must not act while a table's
     old copy is dropped, and the upgrade takes the write lock before it reads anything."""
     if connection.dialect.name == "sqlite":
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-    return connection
 
 
 MIGRATION_LOCK = 7_374_101  # any number of our own: PostgreSQL's lock for "an upgrade is running"

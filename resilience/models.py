@@ -65,8 +65,9 @@ def status_type(enum, column: str, length: int, checked: bool = True) -> sa.Enum
                    values_callable=lambda members: [member.value for member in members])
 
 
-def statuses_sql(statuses) -> str:
-    return "status IN (" + ", ".join(f"'{status}'" for status in statuses) + ")"
+def one_of(column: str, values) -> str:
+    """SQL for a CHECK or an index's WHERE: the column holds one of these values."""
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 MEETING_KINDS = tuple(phase.kind for phase in program.PHASES)
@@ -121,7 +122,7 @@ class Meeting(db.Model):
     cohort: Mapped[Cohort] = relationship(back_populates="meetings")
 
     __table_args__ = (
-        sa.CheckConstraint("kind IN (" + ", ".join(f"'{kind}'" for kind in MEETING_KINDS) + ")", name="kind"),
+        sa.CheckConstraint(one_of("kind", MEETING_KINDS), name="kind"),
         sa.UniqueConstraint("cohort_id", "kind", "sequence"),
     )
 
@@ -197,8 +198,8 @@ class Application(db.Model):
             "cohort_id",
             "email_key",
             unique=True,
-            sqlite_where=sa.text(statuses_sql(ACTIVE)),
-            postgresql_where=sa.text(statuses_sql(ACTIVE)),
+            sqlite_where=sa.text(one_of("status", ACTIVE)),
+            postgresql_where=sa.text(one_of("status", ACTIVE)),
         ),
     )
 
@@ -209,7 +210,7 @@ class Application(db.Model):
     @property
     def referral(self) -> str | None:
         """Where they came from: the blog link's ?ref=, or the referring site."""
-        return (self.answers or {}).get("referral")
+        return self.answers.get("referral")
 
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.status}>"

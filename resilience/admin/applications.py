@@ -10,22 +10,15 @@ from ..extensions import db
 from ..models import Application, AuditEvent, Cohort
 from ..status import Status
 from . import PER_PAGE, bp, page_number
-from .forms import ApplicationFilters, DecisionForm, NoteForm
-
-SORTS = {
-    "newest": (Application.created_at.desc(), Application.id.desc()),
-    "oldest": (Application.created_at, Application.id),
-    "name": (Application.last_name, Application.first_name, Application.id),
-    "status": (Application.status, Application.created_at),
-}
+from .forms import SORTS, ApplicationFilters, DecisionForm, NoteForm
 
 
 @bp.get("/applications")
 def applications():
     form = ApplicationFilters(enrolment.all_cohorts())
     filters = form.chosen()
-    page = db.paginate(_matching(filters).order_by(*SORTS[filters["sort"]]), page=page_number(), per_page=PER_PAGE,
-                       error_out=False)
+    page = db.paginate(_matching(filters).order_by(*SORTS[filters["sort"]][1]), page=page_number(),
+                       per_page=PER_PAGE, error_out=False)
     return htmx.render("admin/applications.html", "admin/_application_results.html",
                        page=page, filters=filters, form=form)
 

@@ -25,7 +25,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, NumberRange, 
 
 from .. import clock, enrolment, program
 from ..forms import SiteForm, limit
-from ..models import Cohort
+from ..models import Application, Cohort
 from ..questions import clean_text
 from ..status import Status
 
@@ -149,9 +149,11 @@ class FilterForm(SiteForm):
         self.validate()
         values = {}
         for field in self:
-            usable = not field.errors and field.data is not None
-            values[field.name] = field.data if usable else field.default or ""
-            if not usable and (isinstance(field, SelectField) or field.data is None):
+            if not field.errors and field.data is not None:
+                values[field.name] = field.data
+                continue
+            values[field.name] = field.default or ""
+            if isinstance(field, SelectField):  # not a choice on offer: the box shows the default
                 field.data, field.errors = field.default or "", []
         return values
 
@@ -160,14 +162,22 @@ def _search_text(value):
     return clean_text(value)[:100] if isinstance(value, str) else value
 
 
+# The list's orders: what the clinician picks, and the columns it sorts by.
+SORTS = {
+    "newest": ("Newest first", (Application.created_at.desc(), Application.id.desc())),
+    "oldest": ("Oldest first", (Application.created_at, Application.id)),
+    "name": ("By last name", (Application.last_name, Application.first_name, Application.id)),
+    "status": ("By status", (Application.status, Application.created_at)),
+}
+
+
 class ApplicationFilters(FilterForm):
     cohort = SelectField("Cohort")
     status = SelectField("Status", choices=[SelectChoice("", "Any status")]
                          + [SelectChoice(status.value, status.label) for status in Status])
     q = SearchField("Name or email", filters=[_search_text], render_kw={"autocomplete": "off"})
-    sort = SelectField("Order", default="newest", choices=[
-        SelectChoice("newest", "Newest first"), SelectChoice("oldest", "Oldest first"),
-        SelectChoice("name", "By last name"), SelectChoice("status", "By status")])
+    sort = SelectField("Order", default="newest",
+                       choices=[SelectChoice(key, label) for key, (label, _) in SORTS.items()])
 
     def __init__(self, cohorts: list[Cohort]):
         super().__init__()
