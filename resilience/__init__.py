@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import extensions, refusals
+from . import clock, extensions, refusals
 from .status import Status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +104,10 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     app.config["ADMIN_EMAILS"] = _email_list(app.config["ADMIN_EMAILS"])
 
     production = app.config.get("ENV") == "production"
+    try:
+        app.config["NOW"] = clock.fixed_time(app.config.get("NOW"), production)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     if production:
         # Flask's own default (False) is already in the config, so this is set, not defaulted.
         app.config["SESSION_COOKIE_SECURE"] = True

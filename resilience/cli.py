@@ -1,5 +1,6 @@
 """Commands for the people who install and run the site: flask --app resilience …"""
 import sys
+import time
 from datetime import timedelta
 
 import alembic.util
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(outbox_commands)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(periodic)
     app.cli.add_command(create_admin)
 
 
@@ -89,6 +91,24 @@ def send_reminders():
     """Queue reminders for meetings in the next 48 hours (safe to run from cron often)."""
     queued = enrolment.send_reminders()
     click.echo(f"Queued {queued} reminder{'s' if queued != 1 else ''}.")
+
+
+@click.command("periodic")
+@click.option("--loop", is_flag=True, help="Keep running, doing the due work every --every seconds.")
+@click.option("--every", type=float, default=60.0, show_default=True, help="Seconds between runs with --loop.")
+@with_appcontext
+def periodic(loop, every):
+    """Do everything time-driven that is due: meeting reminders, confirm-by reminders,
+    lapsing offers. Idempotent: safe from cron every few minutes."""
+    while True:
+        click.echo(f"{clock.now():%Y-%m-%d %H:%M} UTC: {enrolment.run_due_work()}.")
+        if not loop:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            click.echo("Stopped.")
+            return
 
 
 @click.command("init-db")

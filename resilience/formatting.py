@@ -25,7 +25,20 @@ def time_range(start: datetime, end: datetime) -> str:
     return f"{first} – {clock_time(end)} {end:%Z}"
 
 
+def moment(value: datetime) -> str:
+    """Tuesday, December 1, 2026 at 5:00 pm EST (in the zone the value carries)."""
+    return f"{long_date(value)} at {clock_time(value)} {value:%Z}"
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(moment)
+    app.add_template_filter(ordinal)
     app.add_template_filter(long_date)
     app.add_template_filter(short_date)
     app.add_template_filter(clock_time)

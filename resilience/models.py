@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -84,6 +84,8 @@ class Cohort(db.Model):
     application_deadline: Mapped[date | None]
     applications_open: Mapped[bool] = mapped_column(default=True)
     fee_text: Mapped[str | None] = mapped_column(sa.String(500))
+    # How long an offered place waits for the applicant's confirmation before it lapses.
+    offer_days: Mapped[int] = mapped_column(default=5, server_default="5")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     meetings: Mapped[list[Meeting]] = relationship(
@@ -116,6 +118,7 @@ class Meeting(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     location: Mapped[str] = mapped_column(sa.String(300))  # a room, an address, or "Online"
+    join_url: Mapped[str | None] = mapped_column(sa.String(500))  # online meetings: shown to participants only
     # Bumped each time the meeting moves: the SEQUENCE of its calendar event.
     revision: Mapped[int] = mapped_column(default=0)
 
@@ -186,7 +189,14 @@ class Application(db.Model):
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    confirm_by: Mapped[date | None]
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # to a screening conversation
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An offered place is the applicant's to confirm until then; after it, the offer lapses.
+    confirm_by_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The clinicians' order of the waitlist (1 first); unranked people follow, by time of application.
+    waitlist_rank: Mapped[int | None]
+    # Raised with each calendar invite or cancellation sent, so the next one replaces it.
+    calendar_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
 
     cohort: Mapped[Cohort] = relationship(back_populates="applications")
     notes: Mapped[list[Note]] = relationship(back_populates="application", order_by="Note.created_at")
@@ -214,6 +224,47 @@ class Application(db.Model):
 
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.status}>"
+
+
+SCREENING_MODES = {"phone": "Phone call", "video": "Video call", "in_person": "In person"}
+
+
+class ScreeningSlot(db.Model):
+    """A time a clinician offers for a screening conversation; one applicant books it at most."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(sa.ForeignKey("admin.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    minutes: Mapped[int]
+    timezone: Mapped[str] = mapped_column(sa.String(64))  # the clinician's, for reading the time
+    mode: Mapped[str] = mapped_column(sa.String(20))
+    place: Mapped[str | None] = mapped_column(sa.String(300))  # an address, or a video link
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("application.id"), index=True)
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the conversation took place
+    revision: Mapped[int] = mapped_column(default=0)  # the SEQUENCE of its calendar event
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    admin: Mapped[Admin] = relationship()
+    application: Mapped[Application | None] = relationship()
+
+    __table_args__ = (sa.CheckConstraint(one_of("mode", SCREENING_MODES), name="mode"),)
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.minutes)
+
+    @property
+    def local_start(self) -> datetime:
+        return self.starts_at.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def local_end(self) -> datetime:
+        return self.ends_at.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def mode_name(self) -> str:
+        return SCREENING_MODES[self.mode]
 
 
 class OutboxMessage(db.Model):

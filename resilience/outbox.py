@@ -46,8 +46,18 @@ SUBJECTS = {
     "reminder": "Reminder: {{ meeting.neutral_name|lower }} on {{ meeting.local_start|short_date }}",
     "meeting_moved": "New time for {{ meeting.neutral_name|lower }}",
     "status_link": "Your application is already with us",
+    "status_links": "Your status link{{ 's' if applications|length > 1 }}",
     Status.ENROLLED: "Your place in the {{ cohort.title }} is confirmed",
     "offer_reopened": "About the place we offered you",
+    Status.SCREENING: "An invitation to talk with us",
+    "offer_reminder": "A reminder about the place offered to you",
+    Status.LAPSED: "About the place we offered you",
+    "conversation_booked": "{% if for_clinician %}Screening conversation booked: {{ person.first_name }}, "
+                           "{% else %}Your conversation with us: {% endif %}{{ slot.local_start|short_date }}",
+    "conversation_moved": "{% if for_clinician %}Screening conversation moved: {{ person.first_name }}, "
+                          "{% else %}New time for your conversation: {% endif %}{{ slot.local_start|short_date }}",
+    "conversation_cancelled": "{% if for_clinician %}Screening conversation cancelled: {{ person.first_name }}"
+                              "{% else %}Your conversation is cancelled{% endif %}",
 }
 
 

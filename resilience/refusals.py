@@ -47,8 +47,21 @@ class RefusedChange(Refused):
 
     MESSAGES: ClassVar[dict[str, str]] = {
         "missing": "That application does not exist.",
-        "only_the_applicant": "Only the applicant can confirm their place, from their status page. "
-                              "Nothing was changed.",
+        "only_by_applicant": "Only the applicant can confirm their place, from their status page. "
+                             "Nothing was changed.",
+        "only_by_system": "An offer lapses by itself when its time to confirm passes. Nothing was changed.",
+        "not_due": "This offer’s time to confirm has not passed yet. Nothing was changed.",
+        "offer_lapsed": "The time to confirm this place has passed, so the offer has lapsed. Nothing was changed.",
+        "evaluation_needed": "Before accepting, please confirm that the medical evaluation took place (no "
+                             "screening conversation is recorded as held). Nothing was changed.",
+        "not_waitlisted": "This application is no longer on the waitlist. Nothing was changed.",
+        "not_screening": "This application is not invited to a conversation now, so no time can be booked.",
+        "slot_missing": "That time is no longer offered. Please choose another.",
+        "slot_taken": "Someone else booked that time a moment ago. Please choose another.",
+        "slot_past": "That time has already passed. Please choose another.",
+        "not_your_booking": "That time is not booked by you, so it cannot be cancelled here.",
+        "not_booked": "No one has booked that time.",
+        "slot_held": "That conversation is recorded as held, so it cannot be changed.",
         "full": "The {cohort.title} is full: all {cohort.capacity} seats are taken. Nothing was changed. "
                 "Waitlist this application, or free a seat first.",
         "below_seats_taken": "{taken} seats are already taken, so the capacity cannot be lower than {taken}. "

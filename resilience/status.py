@@ -20,30 +20,37 @@ class Status(StrEnum):
         member.tone = tone                        # how it looks (CSS), shared by similar statuses
         return member
 
-    #            value         clinicians          applicant                                     action               done          tone
-    PENDING =    "pending",    "Pending review",   "Received: waiting for a clinician’s review", "Reopen",            "reopened",   "new"
-    WAITLISTED = "waitlisted", "Waitlisted",       "On the waitlist",                             "Waitlist",          "waitlisted", "waiting"
-    ACCEPTED =   "accepted",   "Offered a place",  "A place is offered to you",                   "Accept",            "accepted",   "offered"
-    ENROLLED =   "enrolled",   "Enrolled",         "You are in the group",                        "Confirm the place", "enrolled",   "confirmed"
-    DECLINED =   "declined",   "Declined",         "Not this cohort",                             "Decline",           "declined",   "closed"
-    WITHDRAWN =  "withdrawn",  "Withdrawn",        "Withdrawn",                                   "Withdraw",          "withdrawn",  "closed"
+    #            value         clinicians          applicant                                     action               done              tone
+    PENDING =    "pending",    "Pending review",   "Received: waiting for a clinician’s review", "Reopen",            "reopened",       "new"
+    SCREENING =  "screening",  "Invited to talk",  "Invited to a conversation",                   "Invite to talk",    "invited to talk", "talking"
+    WAITLISTED = "waitlisted", "Waitlisted",       "On the waitlist",                             "Waitlist",          "waitlisted",     "waiting"
+    ACCEPTED =   "accepted",   "Offered a place",  "A place is offered to you",                   "Accept",            "accepted",       "offered"
+    ENROLLED =   "enrolled",   "Enrolled",         "You are in the group",                        "Confirm the place", "enrolled",       "confirmed"
+    LAPSED =     "lapsed",     "Offer lapsed",     "The time to confirm has passed",              "Let the offer lapse", "lapsed",       "waiting"
+    DECLINED =   "declined",   "Declined",         "Not this cohort",                             "Decline",           "declined",       "closed"
+    WITHDRAWN =  "withdrawn",  "Withdrawn",        "Withdrawn",                                   "Withdraw",          "withdrawn",      "closed"
 
 
 # Still in play for its cohort: one such application per person and cohort.
-ACTIVE = (Status.PENDING, Status.WAITLISTED, Status.ACCEPTED, Status.ENROLLED)
+ACTIVE = (Status.PENDING, Status.SCREENING, Status.WAITLISTED, Status.ACCEPTED, Status.ENROLLED, Status.LAPSED)
 # Holding one of the cohort's seats.
 SEAT_HOLDING = (Status.ACCEPTED, Status.ENROLLED)
 
 # Who may move from which status to which. Acceptance is always a clinician's decision;
-# ENROLLED is reached only when the applicant confirms the place offered.
+# ENROLLED is reached only when the applicant confirms the place offered, and LAPSED only
+# when the time to confirm passes (see ONLY_BY). Nothing here ever takes a seat by itself.
 TRANSITIONS = {
-    Status.PENDING: (Status.ACCEPTED, Status.WAITLISTED, Status.DECLINED, Status.WITHDRAWN),
-    Status.WAITLISTED: (Status.ACCEPTED, Status.DECLINED, Status.PENDING, Status.WITHDRAWN),
-    Status.ACCEPTED: (Status.ENROLLED, Status.PENDING, Status.WITHDRAWN),
+    Status.PENDING: (Status.SCREENING, Status.ACCEPTED, Status.WAITLISTED, Status.DECLINED, Status.WITHDRAWN),
+    Status.SCREENING: (Status.ACCEPTED, Status.WAITLISTED, Status.DECLINED, Status.WITHDRAWN),
+    Status.WAITLISTED: (Status.SCREENING, Status.ACCEPTED, Status.DECLINED, Status.PENDING, Status.WITHDRAWN),
+    Status.ACCEPTED: (Status.ENROLLED, Status.PENDING, Status.WAITLISTED, Status.LAPSED, Status.WITHDRAWN),
+    Status.LAPSED: (Status.WAITLISTED, Status.ACCEPTED, Status.WITHDRAWN),
     Status.ENROLLED: (Status.WITHDRAWN,),
     Status.DECLINED: (Status.PENDING,),
     Status.WITHDRAWN: (),
 }
+# Statuses only one kind of actor may move an application to.
+ONLY_BY = {Status.ENROLLED: "applicant", Status.LAPSED: "system"}
 
 
 class OutboxStatus(StrEnum):

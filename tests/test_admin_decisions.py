@@ -31,9 +31,11 @@ def emails(app, application_id):
             sa.select(OutboxMessage).where(OutboxMessage.application_id == application_id).order_by(OutboxMessage.id))]
 
 
-def decide(client, application_id, status, htmx=False):
+def decide(client, application_id, status, htmx=False, evaluated=True):
+    """Press a decision button; an acceptance also ticks "the medical evaluation took place"."""
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(f"/admin/applications/{application_id}/status", data={"status": status}, headers=headers)
+    data = {"status": status, **({"evaluated": "y"} if evaluated and status == "accepted" else {})}
+    return client.post(f"/admin/applications/{application_id}/status", data=data, headers=headers)
 
 
 @pytest.mark.parametrize("status, label, email, look", [
@@ -60,18 +62,40 @@ def test_each_decision_changes_the_status_audits_it_and_emails_the_applicant(
     assert emails(app, application_id) == [email]
 
 
-def test_acceptance_sets_a_confirm_by_date_a_week_ahead(app, admin_client, make_cohort, make_application):
+def test_acceptance_gives_the_cohorts_number_of_days_to_confirm(app, admin_client, make_cohort, make_application):
     slug = make_cohort(starts_on=NOW.date() + timedelta(days=45))
     application_id = make_application(slug)
     decide(admin_client, application_id, "accepted")
-    assert get(app, application_id).confirm_by == NOW.date() + timedelta(days=7)
+    assert get(app, application_id).confirm_by_at == NOW + timedelta(days=5)  # the default: five days
+    page = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
+    assert "to confirm by Tuesday, December 1, 2026 at 10:00 am EST" in page
 
 
-def test_confirm_by_is_never_after_the_cohort_starts(app, admin_client, make_cohort, make_application):
+def test_confirm_by_is_rounded_up_to_the_hour(app, admin_client, make_cohort, make_application):
+    app.config["NOW"] = NOW + timedelta(minutes=7)
+    application_id = make_application(make_cohort(starts_on=NOW.date() + timedelta(days=45)))
+    decide(admin_client, application_id, "accepted")
+    assert get(app, application_id).confirm_by_at == NOW + timedelta(days=5, hours=1)
+
+
+def test_confirm_by_is_never_after_the_first_meeting(app, admin_client, make_cohort, make_application):
     slug = make_cohort(starts_on=NOW.date() + timedelta(days=3), application_deadline=None)
     application_id = make_application(slug)
     decide(admin_client, application_id, "accepted")
-    assert get(app, application_id).confirm_by == NOW.date() + timedelta(days=2)
+    with app.app_context():
+        first = db.session.get(Application, application_id).cohort.meetings[0].starts_at
+    assert get(app, application_id).confirm_by_at == first < NOW + timedelta(days=5)
+
+
+def test_accepting_needs_a_held_conversation_or_the_clinicians_word_on_the_evaluation(
+        app, admin_client, make_cohort, make_application):
+    application_id = make_application(make_cohort())
+    page = admin_client.get(decide(admin_client, application_id, "accepted", evaluated=False).headers["Location"])
+    assert "please confirm that the medical evaluation took place" in page.get_data(as_text=True)
+    assert get(app, application_id).status == "pending" and emails(app, application_id) == []
+    decide(admin_client, application_id, "accepted")
+    assert get(app, application_id).status == "accepted"
+    assert audit(app, application_id) == [("pending", "accepted", "Dr. Ana Reyes")]
 
 
 def test_reopen_goes_back_to_pending_without_emailing(app, admin_client, make_cohort, make_application):
@@ -151,7 +175,8 @@ def test_each_decision_button_says_what_it_does_and_the_emailing_ones_ask_first(
     application_id = make_application(make_cohort(), first_name="Maya", status="waitlisted")
     page = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
     buttons = re.findall(r'<button class="([^"]+)" type="submit" name="status" value="(\w+)">([^<]+)</button>', page)
-    assert buttons == [("button", "accepted", "Accept"), ("button button--quiet", "declined", "Decline"),
+    assert buttons == [("button", "screening", "Invite to talk"), ("button", "accepted", "Accept"),
+                       ("button button--quiet", "declined", "Decline"),
                        ("button button--quiet", "pending", "Reopen"), ("button button--quiet", "withdrawn", "Withdraw")]
     assert 'hx-confirm="Decline Maya’s application? They will be emailed."' in page
     assert 'hx-confirm="Withdraw Maya’s application? They will be emailed."' in page
@@ -298,7 +323,7 @@ def test_a_request_that_waited_for_the_lock_judges_the_status_as_it_is_now(
         from resilience.models import Admin
         admin = db.session.get(Admin, admin_id)
         enrolment.change_status(x, "pending", admin=admin)
-        enrolment.change_status(y, "accepted", admin=admin)
+        enrolment.change_status(y, "accepted", admin=admin, evaluated=True)
     others_done.set()
     applicant.join()
 

@@ -239,6 +239,7 @@ def test_a_decision_with_htmx_updates_the_seat_map_in_place(page, server, make_a
     sign_in_page(page, server, make_admin)
     page.goto(f"{server}/admin/applications/{application_id}")
     page.evaluate("window.reloaded = false")  # gone if the page reloads
+    page.get_by_label("The medical evaluation took place").check()
     page.get_by_role("button", name="Accept").click()
     sync_api.expect(page.locator("#decision")).to_contain_text("Maya Okafor: accepted. Now offered a place.")
     sync_api.expect(page.locator(f"#seat-map-{slug}")).to_contain_text("5 of 6 seats open")

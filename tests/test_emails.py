@@ -50,7 +50,7 @@ def apply(client, make_cohort, form_data, **overrides):
 def change_status(app, application_id, status):
     """A decision through the rules, as a clinician's click makes it."""
     with app.app_context():
-        enrolment.change_status(application_id, Status(status))
+        enrolment.change_status(application_id, Status(status), actor="admin", evaluated=True)
 
 
 def test_received_email_reaches_the_applicant_with_a_working_status_link(app, client, smtp, make_cohort, form_data):
@@ -98,14 +98,14 @@ def test_accepted_email_lists_ten_meetings_confirm_by_and_ride_home_with_an_ics(
         app, client, smtp, make_cohort, form_data):
     apply(client, make_cohort, form_data)
     [application] = applications(app)
-    change_status(app, application.id, "accepted")  # a week to confirm: December 3
+    change_status(app, application.id, "accepted")  # five days to confirm: December 1, 10 am in New York
     deliver(app)
 
     [accepted] = [m for m in smtp.to("alex@example.org") if m["Subject"].startswith("A place")]
     assert_house_rules(accepted, "alex@example.org")
     assert accepted["Subject"] == "A place is offered to you in the Winter 2027 cohort"
     text, html = parts(accepted)
-    assert "by Thursday, December 3, 2026" in text
+    assert "by Tuesday, December 1, 2026 at 10:00 am EST" in text
     assert "Tue, Jan 12, 6:00 – 8:00 pm EST: Preparation meeting 1 (online)" in text
     assert "Sat, Jan 23, 9:30 am – 1:30 pm EST: Session day 1" in text
     assert text.count("\n- ") == 10

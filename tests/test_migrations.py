@@ -6,7 +6,7 @@ Runs on SQLite, and on PostgreSQL when RESILIENCE_TEST_DATABASE_URL names one (a
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,10 @@ from werkzeug.security import generate_password_hash
 from resilience import program, sealing
 from resilience.extensions import db
 from resilience.models import Application, Meeting, Note, OutboxMessage
+from resilience.status import Status
 
 PREVIOUS_RELEASE = Path(__file__).parent / "previous_release"
-HEAD = "0003"
+HEAD = "0004"
 
 
 def pending_differences(app) -> list:
@@ -153,7 +154,8 @@ def build_previous_release(app) -> dict:
                    health_consent_at=at, knows_applicants=f"Knows someone {n}" if n % 2 else None,
                    referral=f"blog-post-{n}" if n != 3 else None, status=status, created_at=at + timedelta(minutes=n),
                    status_changed_at=at + timedelta(minutes=n),
-                   accepted_at=at if status in ("accepted", "enrolled") else None, confirm_by=None)
+                   accepted_at=at if status in ("accepted", "enrolled") else None,
+                   confirm_by=date(2026, 12, 3) if status == "accepted" else None)
             people[status] = {"id": n, "token": token, "medications": f"Medication {n} 50mg",
                               "knows": f"Knows someone {n}" if n % 2 else "", "referral": f"blog-post-{n}" if n != 3 else None}
             insert("audit_event", at=at, actor="admin", admin_id=1, action="status", application_id=n, cohort_id=1,
@@ -196,6 +198,33 @@ def test_a_database_of_the_previous_release_is_recognised_upgraded_and_keeps_eve
     sealed = raw(bare_app, "SELECT answers FROM application WHERE id = 1")[0][0]
     assert "Knows someone" not in sealed and "blog-post" not in sealed
     assert sealing.unseal(sealed, KEY)["v"] == 1
+    # "Confirm by December 3" meant until that day ended in New York.
+    with bare_app.app_context():
+        offered = db.session.get(Application, people["accepted"]["id"])
+        assert offered.confirm_by_at == datetime(2026, 12, 4, 5, 0, tzinfo=timezone.utc)
+        assert offered.cohort.offer_days == 5 and offered.calendar_sequence == 0
+    assert pending_differences(bare_app) == []
+
+
+def test_the_screening_migration_can_be_taken_back_and_done_again(bare_app):
+    """0004 back to 0003: screening and lapsed applications become pending and waitlisted, the
+    confirm-by moment becomes its day again; then forward, with every row kept."""
+    people = build_previous_release(bare_app)
+    init_db(bare_app)
+    with bare_app.app_context():
+        db.session.get(Application, people["pending"]["id"]).status = Status.SCREENING
+        db.session.commit()
+    runner = bare_app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0003"]).exit_code == 0
+    assert raw(bare_app, "SELECT status FROM application WHERE id = :id", id=people["pending"]["id"])[0][0] == "pending"
+    assert raw(bare_app, "SELECT confirm_by FROM application WHERE id = :id",
+               id=people["accepted"]["id"])[0][0] in (date(2026, 12, 3), "2026-12-03")
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(Application, people["accepted"]["id"]).confirm_by_at == datetime(
+            2026, 12, 4, 5, 0, tzinfo=timezone.utc)
+    for table, count in COUNTS.items():
+        assert raw(bare_app, f"SELECT COUNT(*) FROM {table}")[0][0] == count, table
     assert pending_differences(bare_app) == []
 
 

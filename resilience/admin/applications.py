@@ -45,6 +45,7 @@ def application(application_id):
 
 def _detail(application: Application, refusal: str | None = None, done: str | None = None) -> dict:
     cohort = application.cohort
+    conversations = enrolment.conversations(application)
     history = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.application_id == application.id, AuditEvent.action == "status")
         .options(selectinload(AuditEvent.admin)).order_by(AuditEvent.at, AuditEvent.id)).all()
@@ -57,7 +58,11 @@ def _detail(application: Application, refusal: str | None = None, done: str | No
         "refusal": refusal,
         "done": done,
         "holders": enrolment.seat_holders_by_cohort([cohort.id])[cohort.id],
+        "acquaintances": enrolment.acquaintances(application),
         "decision_form": DecisionForm(formdata=None),
+        "conversations": conversations,
+        "evaluated": any(slot.held_at for slot in conversations),
+        "waitlist_position": enrolment.waitlist_position(application),
     }
 
 
@@ -71,7 +76,8 @@ def change_status(application_id):
     else:
         to_status = Status(form.status.data)
         try:
-            changed = enrolment.change_status(application_id, to_status, admin=current_user)
+            changed = enrolment.change_status(application_id, to_status, admin=current_user,
+                                              evaluated=form.evaluated.data)
         except enrolment.RefusedChange as refused:
             refusal = refused.message
         else:

@@ -58,8 +58,12 @@ class LoginForm(SiteForm):
 
 
 class DecisionForm(SiteForm):
-    """Carries only the CSRF token and the button pressed."""
+    """The button pressed; accepting without a conversation recorded as held also says the
+    medical evaluation took place another way."""
     status = StringField(validators=[AnyOf([status.value for status in Status], message="Unknown decision.")])
+    evaluated = BooleanField("The medical evaluation took place",
+                             description="No screening conversation is recorded as held: tick this if you evaluated "
+                                         "the applicant by phone or elsewhere.")
 
 
 class NoteForm(SiteForm):

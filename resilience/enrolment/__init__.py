@@ -2,12 +2,17 @@
 these functions; nothing else decides a seat. Callers import from resilience.enrolment.
 
   cohorts        which cohorts take applications; availability; creating and changing cohorts
-  seats          who holds a cohort's seats, the waitlist, counts by status
+  seats          who holds a cohort's seats, the waitlist and its order, counts by status
   applying       storing an application; one active application per person and cohort
   decisions      moving an application between statuses under the cohort's lock; notes
   notifications  who is told what (every email is queued here)
+  screening      screening slots: publishing, booking, moving, cancelling, recording as held
+  offers         confirm-by reminders and offers that lapse
   meetings       moving meetings, 48-hour reminders
+  periodic       everything time-driven, in one call for cron
   audit          the audit log
+  links          a lost status link, sent again by email
+  people_you_know  applicants to one cohort who may know each other
 
 The rules hold no page wording (refusals carry a reason; resilience/refusals.py words it)
 and build no links (the outbox does).
@@ -21,41 +26,81 @@ from .cohorts import (
     availability,
     closed_reason,
     cohort_by_slug,
+    next_meeting,
     open_cohorts,
     save_cohort,
+    stage,
     upcoming_cohorts,
 )
 from .decisions import add_note, allowed_changes, change_status
+from .links import send_status_links
 from .meetings import change_meeting, move_meetings, send_reminders
 from .notifications import application_received
-from .seats import seat_holders_by_cohort, status_counts_by_cohort, waitlists_by_cohort
+from .people_you_know import acquaintances
+from .periodic import run_due_work
+from .screening import (
+    add_slots,
+    book,
+    booking,
+    cancel_booking,
+    conversations,
+    move_slot,
+    open_slots,
+    record_held,
+    remove_slot,
+    slots_for_clinicians,
+)
+from .seats import (
+    move_in_waitlist,
+    seat_holders_by_cohort,
+    status_counts_by_cohort,
+    waitlist_position,
+    waitlists_by_cohort,
+)
 
 # What views, commands and tests call; the modules hold more for each other.
 __all__ = [
     "ApplicationRefused",
     "RefusedChange",
+    "acquaintances",
     "add_note",
+    "add_slots",
     "all_cohorts",
     "allowed_changes",
     "application_by_token",
     "application_received",
     "availabilities",
     "availability",
+    "book",
+    "booking",
+    "cancel_booking",
     "change_meeting",
     "change_status",
     "check_can_apply",
     "closed_reason",
     "cohort_by_slug",
+    "conversations",
+    "move_in_waitlist",
     "move_meetings",
+    "move_slot",
+    "next_meeting",
     "open_cohorts",
+    "open_slots",
     "record_alone",
+    "record_held",
+    "remove_slot",
     "repeated_submission",
+    "run_due_work",
     "save_cohort",
     "seat_holders_by_cohort",
     "send_reminders",
+    "send_status_links",
     "signed_in",
+    "slots_for_clinicians",
+    "stage",
     "status_counts_by_cohort",
     "submit_application",
     "upcoming_cohorts",
+    "waitlist_position",
     "waitlists_by_cohort",
 ]

@@ -38,6 +38,20 @@ def closed_reason(cohort: Cohort) -> str | None:
     return None
 
 
+def stage(cohort: Cohort) -> str:
+    """Where the cohort's program stands: "before" its first meeting, "during", or "after" its last."""
+    now = clock.now()
+    if not cohort.meetings or now < cohort.meetings[0].starts_at:
+        return "before"
+    return "after" if now >= cohort.meetings[-1].ends_at else "during"
+
+
+def next_meeting(cohort: Cohort) -> Meeting | None:
+    """The meeting under way or coming next, if any."""
+    now = clock.now()
+    return next((meeting for meeting in cohort.meetings if meeting.ends_at > now), None)
+
+
 @dataclass(frozen=True)
 class Availability:
     """What a visitor may know about a cohort's seats right now."""
@@ -92,11 +106,6 @@ def all_cohorts() -> list[Cohort]:
     return list(db.session.scalars(sa.select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id)))
 
 
-def lock_cohort(cohort_id: int) -> Cohort:
-    """The cohort row, locked until commit (PostgreSQL); SQLite is already in BEGIN IMMEDIATE."""
-    return db.session.scalar(sa.select(Cohort).where(Cohort.id == cohort_id).with_for_update())
-
-
 def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:
     """Create a cohort (with the default ten meetings) or update one.
 
@@ -115,7 +124,7 @@ def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:
 
     cohort_id = cohort.id
     database.begin_write()
-    cohort = lock_cohort(cohort_id)
+    cohort = seats.lock_cohort(cohort_id)
     taken = seats.seats_taken(cohort)
     if fields["capacity"] < taken:
         db.session.rollback()

@@ -1,39 +1,46 @@
 """Decisions: moving an application from one status to another, under the cohort's lock,
 so that two clinicians clicking "Accept" at once can never seat a seventh person."""
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from .. import clock, database
 from ..extensions import db
-from ..models import Admin, Application, Note
+from ..models import Admin, Application, Cohort, Note
 from ..refusals import RefusedChange
-from ..status import SEAT_HOLDING, TRANSITIONS, Status
-from . import audit, notifications, seats
-from .cohorts import local_today, lock_cohort
+from ..status import ONLY_BY, SEAT_HOLDING, TRANSITIONS, Status
+from . import audit, notifications, screening, seats
+from .seats import lock_cohort
 
 # When each status was last reached.
-STATUS_TIMESTAMPS = {Status.ACCEPTED: "accepted_at", Status.WAITLISTED: "waitlisted_at",
-                     Status.DECLINED: "declined_at", Status.ENROLLED: "enrolled_at", Status.WITHDRAWN: "withdrawn_at"}
-CONFIRM_DAYS = 7
+STATUS_TIMESTAMPS = {Status.SCREENING: "invited_at", Status.ACCEPTED: "accepted_at",
+                     Status.WAITLISTED: "waitlisted_at", Status.DECLINED: "declined_at",
+                     Status.ENROLLED: "enrolled_at", Status.LAPSED: "lapsed_at", Status.WITHDRAWN: "withdrawn_at"}
+
+SHORTEST_OFFER = timedelta(hours=24)
 
 
-def allowed_changes(application: Application) -> tuple[Status, ...]:
-    return TRANSITIONS.get(application.status, ())
+def allowed_changes(application: Application, actor: str = "admin") -> tuple[Status, ...]:
+    """Where this actor may move the application now."""
+    return tuple(status for status in TRANSITIONS.get(application.status, ())
+                 if ONLY_BY.get(status, actor) == actor)
 
 
 def change_status(application_id: int, to_status: Status, *, admin: Admin | None = None,
-                  actor: str | None = None) -> Application:
+                  actor: str | None = None, evaluated: bool = False) -> Application:
     """Move an application to a new status, or raise RefusedChange and change nothing.
 
     The seat check and the change happen in one transaction that holds the cohort's
-    lock. Writes an audit event and queues the emails in the same transaction.
+    lock. A clinician accepts only after a screening conversation recorded as held, or
+    saying (evaluated=True) that the medical evaluation took place another way. Writes an
+    audit event and queues the emails in the same transaction.
     """
     to_status = Status(to_status)
+    actor = actor or ("admin" if admin else "system")
     database.begin_write()
     try:
         application, previous = _locked(application_id)
-        _check(application, previous, to_status, actor)
+        _check(application, previous, to_status, actor, evaluated)
     except RefusedChange:
         db.session.rollback()
         raise
@@ -44,11 +51,16 @@ def change_status(application_id: int, to_status: Status, *, admin: Admin | None
     if to_status in STATUS_TIMESTAMPS:
         setattr(application, STATUS_TIMESTAMPS[to_status], now)
     if to_status == Status.ACCEPTED:
-        application.confirm_by = confirm_by_date(application.cohort)
+        application.confirm_by_at = confirm_by(application.cohort, now)
     elif to_status != Status.ENROLLED:
-        application.confirm_by = None
+        application.confirm_by_at = None
+    if to_status == Status.WAITLISTED:
+        application.waitlist_rank = None  # joins the end of the clinicians' order
+    if previous == Status.SCREENING:
+        screening.release_bookings(application, admin=admin)
+    detail = "evaluation confirmed" if evaluated and to_status == Status.ACCEPTED else None
     audit.record("status", admin=admin, actor=actor, application=application, from_status=previous,
-                 to_status=to_status)
+                 to_status=to_status, detail=detail)
     notifications.status_changed(application, previous)
     db.session.commit()
     return application
@@ -65,20 +77,33 @@ def _locked(application_id: int) -> tuple[Application, Status]:
     return application, application.status
 
 
-def _check(application: Application, previous: Status, to_status: Status, actor: str | None) -> None:
-    if to_status == Status.ENROLLED and actor != "applicant":
-        raise RefusedChange("only_the_applicant")
+def _check(application: Application, previous: Status, to_status: Status, actor: str, evaluated: bool) -> None:
+    if ONLY_BY.get(to_status, actor) != actor:
+        raise RefusedChange(f"only_by_{ONLY_BY[to_status]}")
     if to_status not in TRANSITIONS[previous]:
         raise RefusedChange("not_allowed", status=previous, to=to_status)
+    passed = application.confirm_by_at is not None and clock.now() >= application.confirm_by_at
+    if to_status == Status.ENROLLED and passed:
+        raise RefusedChange("offer_lapsed")
+    if to_status == Status.LAPSED and not passed:
+        raise RefusedChange("not_due")
+    if (to_status == Status.ACCEPTED and previous != Status.LAPSED and not evaluated
+            and not screening.conversation_held(application)):
+        raise RefusedChange("evaluation_needed")
     cohort = application.cohort
     if to_status in SEAT_HOLDING and previous not in SEAT_HOLDING and seats.seats_taken(cohort) >= cohort.capacity:
         raise RefusedChange("full", cohort=cohort)
 
 
-def confirm_by_date(cohort) -> date:
-    """A week to confirm an offered place, but never later than the day before the start."""
-    today = local_today(cohort)
-    return max(today, min(today + timedelta(days=CONFIRM_DAYS), cohort.starts_on - timedelta(days=1)))
+def confirm_by(cohort: Cohort, now: datetime) -> datetime:
+    """When an offer made now lapses: the cohort's number of days from now, rounded up to the
+    hour, but no later than the first meeting, and never less than a day away."""
+    deadline = now + timedelta(days=cohort.offer_days)
+    if deadline != deadline.replace(minute=0, second=0, microsecond=0):
+        deadline = deadline.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if cohort.meetings:
+        deadline = min(deadline, cohort.meetings[0].starts_at)
+    return max(deadline, now + SHORTEST_OFFER)
 
 
 def add_note(application_id: int, admin: Admin, body: str) -> Note:

@@ -50,7 +50,7 @@ def change_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime, loc
     meeting.revision += 1
     audit.record("meeting changed", admin=admin, cohort=meeting.cohort, detail=meeting.name)
     db.session.flush()
-    notifications.meeting_moved(meeting, seats.participants(meeting.cohort))
+    notifications.meeting_moved(meeting, seats.participants(meeting.cohort), before=before[0])
     return True
 
 

@@ -5,10 +5,12 @@ Each dedupe key names the event and its moment: repeating a request never mails 
 while a later, real change (accepted again after a reopen) mails again. Emails carry
 what they need to say (the application, the cohort); the outbox builds the links.
 """
+from datetime import datetime
+
 from flask import current_app
 
 from .. import calendar, outbox
-from ..models import Application, Meeting
+from ..models import Application, Meeting, ScreeningSlot
 from ..status import SEAT_HOLDING, Status
 from . import seats
 
@@ -22,21 +24,44 @@ def application_received(application: Application) -> None:
 
 
 def status_changed(application: Application, previous: Status) -> None:
-    """The applicant hears of every decision; reopening tells them only when it takes back
-    an offered place. A seat given up tells the clinicians who is first in line."""
+    """The applicant hears of every decision (reopening only when it takes back an offered
+    place). Calendars follow the seat: the offer brings the dates, enrolment an invitation,
+    and losing the seat a cancellation. A seat given up tells the clinicians who is next."""
     to = application.status
     key = f"application:{application.id}:{to}:{application.status_changed_at.isoformat()}"
-    if to == Status.PENDING:
-        if previous == Status.ACCEPTED:
-            outbox.enqueue("offer_reopened", application.email, key, application=application)
-    else:
-        invite = [calendar.attachment(application.cohort)] if to == Status.ACCEPTED and application.cohort.meetings else []
-        outbox.enqueue(to, application.email, key, application=application, attachments=invite)
-    if previous in SEAT_HOLDING and to not in SEAT_HOLDING:
+    lost_seat = previous in SEAT_HOLDING and to not in SEAT_HOLDING
+    attachments = []
+    if application.cohort.meetings and (to in SEAT_HOLDING or lost_seat):
+        application.calendar_sequence += 1  # each calendar sent replaces the one before
+        method = {Status.ACCEPTED: calendar.PUBLISH, Status.ENROLLED: calendar.REQUEST}.get(to, calendar.CANCEL)
+        filename = "cancelled-meetings.ics" if method == calendar.CANCEL else "meetings.ics"
+        attachments.append(calendar.attachment(application.cohort, filename=filename, method=method,
+                                               attendee=application))
+    kind = "offer_reopened" if to == Status.PENDING else to
+    if to != Status.PENDING or previous == Status.ACCEPTED:
+        outbox.enqueue(kind, application.email, key, application=application, attachments=attachments,
+                       previous=previous, **_waitlist_facts(application))
+    if lost_seat:
         cohort = application.cohort
         first = seats.first_in_line(cohort)
         for admin in current_app.config["ADMIN_EMAILS"]:
-            outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first)
+            outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first,
+                           freed_by=application)
+
+
+def _waitlist_facts(application: Application) -> dict:
+    """What a waitlisted person is told honestly: their place in line and whether seats are open."""
+    if application.status != Status.WAITLISTED:
+        return {}
+    cohort = application.cohort
+    return {"position": seats.waitlist_position(application),
+            "seats_left": max(cohort.capacity - seats.seats_taken(cohort), 0)}
+
+
+def offer_reminder(application: Application) -> bool:
+    """The offered place lapses within 48 hours: one kind reminder per offer; True if queued now."""
+    key = f"application:{application.id}:offer_reminder:{application.confirm_by_at.isoformat()}"
+    return outbox.enqueue("offer_reminder", application.email, key, application=application) is not None
 
 
 def status_link(application: Application, day: str) -> None:
@@ -45,16 +70,51 @@ def status_link(application: Application, day: str) -> None:
                    application=application)
 
 
-def meeting_moved(meeting: Meeting, holders: list[Application]) -> None:
-    """Everyone holding a seat gets the meeting's new time as an updated calendar event."""
-    invite = calendar.attachment(meeting.cohort, [meeting], filename="meeting-update.ics")
+def meeting_moved(meeting: Meeting, holders: list[Application], before: datetime) -> None:
+    """Everyone holding a seat gets the old and the new time, with the updated event: an
+    invitation for those enrolled, a copy for those still to confirm."""
     for application in holders:
+        method = calendar.REQUEST if application.status == Status.ENROLLED else calendar.PUBLISH
+        invite = calendar.attachment(meeting.cohort, [meeting], filename="meeting-update.ics", method=method,
+                                     attendee=application)
         key = f"meeting:{meeting.id}:revision:{meeting.revision}:application:{application.id}"
         outbox.enqueue("meeting_moved", application.email, key, application=application, meeting=meeting,
-                       attachments=[invite])
+                       before=meeting.cohort.local(before), attachments=[invite])
 
 
 def reminder(meeting: Meeting, application: Application) -> bool:
     """A participant is reminded of a meeting once per time it is scheduled; True if queued now."""
     key = f"reminder:meeting:{meeting.id}:{meeting.starts_at.isoformat()}:application:{application.id}"
     return outbox.enqueue("reminder", application.email, key, application=application, meeting=meeting) is not None
+
+
+# --- Screening conversations: the applicant and the slot's clinician both hear, with an .ics each.
+
+def _conversation(kind: str, slot: ScreeningSlot, application: Application, event: str, method: str,
+                  extra: list[dict] = (), tell_applicant: bool = True, **context) -> None:
+    key = f"slot:{slot.id}:{event}:{slot.revision}:application:{application.id}"
+    if tell_applicant:
+        outbox.enqueue(kind, application.email, key, application=application, slot=slot, for_clinician=False,
+                       attachments=[calendar.screening_attachment(slot, application, method, False), *extra],
+                       **context)
+    outbox.enqueue(kind, slot.admin.email, f"{key}:clinician", cohort=application.cohort, person=application,
+                   slot=slot, for_clinician=True,
+                   attachments=[calendar.screening_attachment(slot, application, method, True)], **context)
+
+
+def conversation_booked(slot: ScreeningSlot, previous: ScreeningSlot | None) -> None:
+    """A time is booked (perhaps instead of an earlier one, whose event is cancelled too)."""
+    application = slot.application
+    extra = [calendar.screening_attachment(previous, application, calendar.CANCEL, False,
+                                           filename="cancelled-conversation.ics")] if previous else []
+    _conversation("conversation_booked", slot, application, "booked", calendar.REQUEST, extra,
+                  before=previous.local_start if previous else None)
+
+
+def conversation_moved(slot: ScreeningSlot, before: datetime) -> None:
+    _conversation("conversation_moved", slot, slot.application, "moved", calendar.REQUEST, before=before)
+
+
+def conversation_cancelled(slot: ScreeningSlot, by_clinician: bool, tell_applicant: bool = True) -> None:
+    _conversation("conversation_cancelled", slot, slot.application, "cancelled", calendar.CANCEL,
+                  tell_applicant=tell_applicant, by_clinician=by_clinician)

@@ -6,12 +6,20 @@ so a page of cohorts costs the same however many there are.
 """
 import sqlalchemy as sa
 
+from .. import database
 from ..extensions import db
 from ..models import Application, Cohort
+from ..refusals import RefusedChange
 from ..status import SEAT_HOLDING, Status
+from . import audit
 
 _SUMMARY_COLUMNS = (Application.id, Application.cohort_id, Application.first_name, Application.last_name,
                     Application.status, Application.created_at, Application.accepted_at)
+
+
+def lock_cohort(cohort_id: int) -> Cohort:
+    """The cohort row, locked until commit (PostgreSQL); SQLite is already in BEGIN IMMEDIATE."""
+    return db.session.scalar(sa.select(Cohort).where(Cohort.id == cohort_id).with_for_update())
 
 
 def seats_taken_by_cohort(cohort_ids: list[int]) -> dict[int, int]:
@@ -46,9 +54,20 @@ def seat_holders_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
     return _summaries_by_cohort(cohort_ids, SEAT_HOLDING, (Application.accepted_at, Application.id))
 
 
+# Waitlist order: as the clinicians ranked it; anyone not ranked follows, by time of application.
+WAITLIST_ORDER = (Application.waitlist_rank.is_(None), Application.waitlist_rank, Application.created_at,
+                  Application.id)
+
+
 def waitlists_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
-    """Each cohort's waitlist in waitlist order: the time of application."""
-    return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), (Application.created_at, Application.id))
+    """Each cohort's waitlist, first in line first."""
+    return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), WAITLIST_ORDER)
+
+
+def waitlist_position(application: Application) -> int | None:
+    """1 for the first in line; None when the application is not on the waitlist."""
+    line = [person.id for person in waitlists_by_cohort([application.cohort_id])[application.cohort_id]]
+    return line.index(application.id) + 1 if application.id in line else None
 
 
 def first_in_line(cohort: Cohort):
@@ -74,3 +93,24 @@ def participants(cohort: Cohort, statuses=SEAT_HOLDING) -> list[Application]:
         .where(Application.cohort_id == cohort.id, Application.status.in_(statuses))
         .order_by(Application.id)
     ))
+
+
+def move_in_waitlist(cohort_id: int, application_id: int, steps: int, admin) -> int | None:
+    """A clinician moves someone up (steps < 0) or down the cohort's waitlist, under the
+    cohort's lock; everyone on it is then ranked in the new order. Returns the new place."""
+    database.begin_write()
+    lock_cohort(cohort_id)
+    line = [person.id for person in waitlists_by_cohort([cohort_id])[cohort_id]]
+    if application_id not in line:
+        db.session.rollback()
+        raise RefusedChange("not_waitlisted")
+    place = min(max(line.index(application_id) + steps, 0), len(line) - 1)
+    line.remove(application_id)
+    line.insert(place, application_id)
+    ranked = {row.id: row for row in db.session.scalars(sa.select(Application).where(Application.id.in_(line)))}
+    for rank, person_id in enumerate(line, start=1):
+        ranked[person_id].waitlist_rank = rank
+    moved = ranked[application_id]
+    audit.record("waitlist reordered", admin=admin, application=moved, detail=f"now {place + 1} of {len(line)}")
+    db.session.commit()
+    return place + 1

@@ -112,11 +112,37 @@ for _question in questions.QUESTIONS.values():
 
 
 class StatusActionForm(SiteForm):
-    """What an applicant can do on their status page: confirm an offered place, or withdraw."""
+    """What an applicant can do on their status page: book (or cancel) a screening
+    conversation, confirm an offered place, go back on the waitlist after an offer
+    lapsed, or withdraw."""
 
-    action = StringField(validators=[AnyOf(("confirm", "withdraw"))])
+    ACTIONS = ("book", "cancel", "confirm", "wait", "withdraw")
+    action = StringField(validators=[AnyOf(ACTIONS)])
+    slot = RadioField("Choose a time", coerce=str, validate_choice=False)
     sure = BooleanField("Yes, withdraw my application")
+
+    def __init__(self, *args, open_slots=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slot.choices = [(str(slot.id), "") for slot in open_slots]
+
+    def validate_slot(self, field):
+        """Which time: the rules then say whether it is still free (someone may have taken it)."""
+        if self.action.data in ("book", "cancel") and not re.fullmatch(r"[0-9]{1,9}", field.data or ""):
+            raise ValidationError("Please choose one of the times shown.")
 
     def validate_sure(self, field):
         if self.action.data == "withdraw" and not field.data:
             raise ValidationError("Please tick the box to confirm that you want to withdraw.")
+
+
+class ResendForm(SiteForm):
+    """A lost status link: the address the applicant applied with."""
+
+    email = EmailField(
+        "Email address",
+        [DataRequired("Please enter the email address you applied with."), limit(254),
+         Email(message="Please enter an email address like name@example.com.", allow_smtputf8=False)],
+        filters=[questions.clean_text],
+        description="The address you gave when you applied.",
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )

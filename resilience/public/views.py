@@ -5,9 +5,9 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from .. import enrolment, errors, formatting, htmx, program, refusals
+from .. import calendar, clock, enrolment, errors, formatting, htmx, program, refusals
 from ..extensions import limiter
-from ..status import ACTIVE, Status
+from ..status import SEAT_HOLDING, Status
 from . import bp
 from .forms import ApplicationForm, StatusActionForm
 
@@ -144,42 +144,91 @@ def expired_form(error):
     return errors.expired_page()
 
 
-STATUS_ACTIONS = {"confirm": (Status.ENROLLED, "Thank you: your place is confirmed. We have emailed you the details."),
-                  "withdraw": (Status.WITHDRAWN, "Your application has been withdrawn. We have emailed you to confirm.")}
+# What each button on the status page asks the rules for, and what the applicant reads when it is done.
+STATUS_CHANGES = {
+    "confirm": (Status.ENROLLED, "Thank you: your place is confirmed. We have emailed you the details."),
+    "wait": (Status.WAITLISTED, "You are back on the waitlist. We have emailed you to confirm."),
+    "withdraw": (Status.WITHDRAWN, "Your application has been withdrawn. We have emailed you to confirm."),
+}
 
 
 @bp.get("/status/<token>")
 def status(token):
-    return _status_page(enrolment.application_by_token(token) or abort(404), StatusActionForm(formdata=None))
+    return _status_page(enrolment.application_by_token(token) or abort(404))
 
 
 @bp.post("/status/<token>")
 @limiter.limit("30 per hour")
 def status_action(token):
-    """The applicant confirms the place offered, or withdraws."""
+    """The applicant books or cancels a screening time, confirms the place offered, goes back
+    on the waitlist after an offer lapsed, or withdraws."""
     application = enrolment.application_by_token(token) or abort(404)
-    form = StatusActionForm()
+    form = StatusActionForm(open_slots=_open_slots(application))
     if not form.validate():
         return _status_page(application, form, status=422)
-    to_status, thanks = STATUS_ACTIONS[form.action.data]
+    action = form.action.data
     try:
-        enrolment.change_status(application.id, to_status, actor="applicant")
-    except enrolment.RefusedChange:
-        flash("Nothing was changed: that is no longer possible for your application. "
-              "Its current status is shown below.", "error")
+        if action == "book":
+            slot = enrolment.book(application.id, int(form.slot.data))
+            thanks = (f"Thank you: your conversation is booked for {formatting.moment(slot.local_start)}. "
+                      "We have emailed you the details.")
+        elif action == "cancel":
+            enrolment.cancel_booking(int(form.slot.data), application_id=application.id)
+            thanks = "Your conversation is cancelled. You can choose another time below whenever you are ready."
+        else:
+            to_status, thanks = STATUS_CHANGES[action]
+            enrolment.change_status(application.id, to_status, actor="applicant")
+    except enrolment.RefusedChange as refused:
+        flash(_applicant_refusal(refused), "error")
     else:
         flash(thanks, "success")
     return redirect(url_for(".status", token=token), 303)
 
 
-def _status_page(application, form, status=200):
+def _applicant_refusal(refused) -> str:
+    """What the applicant reads when the rules say no: the slot refusals speak to them as they
+    are; anything else means the page they acted on was out of date."""
+    if refused.reason.startswith("slot_") or refused.reason in ("offer_lapsed", "not_your_booking"):
+        return refused.message
+    return ("Nothing was changed: that is no longer possible for your application. "
+            "Its current status is shown below.")
+
+
+@bp.get("/status/<token>/calendar.ics")
+def status_calendar(token):
+    """The cohort's meetings for someone offered a place or enrolled, to add to a calendar."""
+    application = enrolment.application_by_token(token) or abort(404)
+    if application.status not in SEAT_HOLDING or not application.cohort.meetings:
+        abort(404)
+    response = current_app.make_response(calendar.calendar_file(application.cohort, application.cohort.meetings,
+                                                                 attendee=application))
+    response.headers.update(_PRIVATE)
+    response.headers["Content-Type"] = calendar.content_type(calendar.PUBLISH)
+    response.headers["Content-Disposition"] = f'attachment; filename="{application.cohort.slug}.ics"'
+    return response
+
+
+def _open_slots(application):
+    return enrolment.open_slots() if application.status == Status.SCREENING else []
+
+
+# The link is the key to the page: keep it out of caches, referrers and search engines.
+_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+
+def _status_page(application, form=None, status=200):
+    open_slots = _open_slots(application)
+    form = form or StatusActionForm(formdata=None, open_slots=open_slots)
+    cohort = application.cohort
     response = current_app.make_response((
-        render_template("public/status.html", application=application, cohort=application.cohort, form=form,
-                        can_withdraw=application.status in ACTIVE),
+        render_template(
+            "public/status.html", application=application, cohort=cohort, form=form,
+            can_withdraw=Status.WITHDRAWN in enrolment.allowed_changes(application, actor="applicant"),
+            open_slots=open_slots, booking=enrolment.booking(application),
+            position=enrolment.waitlist_position(application), seats=enrolment.availability(cohort),
+            stage=enrolment.stage(cohort), next_meeting=enrolment.next_meeting(cohort), now=clock.now(),
+        ),
         status,
     ))
-    # The link is the key to this page: keep it out of caches, referrers and search engines.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers.update(_PRIVATE)
     return response

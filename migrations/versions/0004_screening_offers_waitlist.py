@@ -1,0 +1,124 @@
+"""Screening conversations, offers that lapse, a waitlist in order, join links.
+
+- Two new statuses, screening and lapsed: the CHECK on application.status and the index
+  that keeps one active application per person and cohort name them.
+- screening_slot: the times clinicians offer for a screening conversation.
+- An offer's confirm-by becomes a moment (confirm_by_at): an offer to confirm "by
+  December 4" now lasts until the end of that day in the cohort's time zone.
+- application: when invited and lapsed, the clinicians' waitlist order, and the calendar
+  sequence; cohort: how many days an offer waits (5); meeting: a join link.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-27
+"""
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+# The statuses as they stand at this revision (resilience/status.py may change later).
+BEFORE = ("pending", "waitlisted", "accepted", "enrolled", "declined", "withdrawn")
+AFTER = ("pending", "screening", "waitlisted", "accepted", "enrolled", "lapsed", "declined", "withdrawn")
+ACTIVE_BEFORE = ("pending", "waitlisted", "accepted", "enrolled")
+ACTIVE_AFTER = ("pending", "screening", "waitlisted", "accepted", "enrolled", "lapsed")
+
+
+def one_of(column, values):
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+application = sa.table("application", sa.column("id", sa.Integer), sa.column("cohort_id", sa.Integer),
+                       sa.column("confirm_by", sa.Date), sa.column("confirm_by_at", sa.DateTime))
+cohort = sa.table("cohort", sa.column("id", sa.Integer), sa.column("timezone", sa.String))
+
+
+def statuses(allowed, active):
+    """Set the CHECK on application.status and the one-active-application index."""
+    with op.batch_alter_table("application", recreate="always") as batch:
+        batch.drop_constraint(op.f("ck_application_status"), type_="check")
+        batch.create_check_constraint(op.f("ck_application_status"), sa.text(one_of("status", allowed)))
+    op.drop_index("one_active_application_per_email", table_name="application")
+    op.create_index("one_active_application_per_email", "application", ["cohort_id", "email_key"], unique=True,
+                    sqlite_where=sa.text(one_of("status", active)), postgresql_where=sa.text(one_of("status", active)))
+
+
+def upgrade():
+    op.create_table(
+        "screening_slot",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("admin_id", sa.Integer(), nullable=False),
+        sa.Column("starts_at", sa.DateTime(), nullable=False),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("mode", sa.String(length=20), nullable=False),
+        sa.Column("place", sa.String(length=300), nullable=True),
+        sa.Column("application_id", sa.Integer(), nullable=True),
+        sa.Column("booked_at", sa.DateTime(), nullable=True),
+        sa.Column("held_at", sa.DateTime(), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("mode IN ('phone', 'video', 'in_person')", name=op.f("ck_screening_slot_mode")),
+        sa.ForeignKeyConstraint(["admin_id"], ["admin.id"], name=op.f("fk_screening_slot_admin_id_admin")),
+        sa.ForeignKeyConstraint(["application_id"], ["application.id"],
+                                name=op.f("fk_screening_slot_application_id_application")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_screening_slot")),
+    )
+    op.create_index(op.f("ix_screening_slot_admin_id"), "screening_slot", ["admin_id"])
+    op.create_index(op.f("ix_screening_slot_application_id"), "screening_slot", ["application_id"])
+    op.create_index(op.f("ix_screening_slot_starts_at"), "screening_slot", ["starts_at"])
+
+    with op.batch_alter_table("application") as batch:
+        batch.add_column(sa.Column("invited_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("lapsed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("confirm_by_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("waitlist_rank", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("calendar_sequence", sa.Integer(), server_default="0", nullable=False))
+
+    # "Confirm by December 4" meant until that day ended where the cohort meets.
+    bind = op.get_bind()
+    zones = dict(bind.execute(sa.select(cohort.c.id, cohort.c.timezone)).all())
+    for row in bind.execute(sa.select(application.c.id, application.c.cohort_id, application.c.confirm_by)
+                            .where(application.c.confirm_by.is_not(None))).all():
+        end_of_day = datetime.combine(row.confirm_by + timedelta(days=1), time(0), ZoneInfo(zones[row.cohort_id]))
+        bind.execute(application.update().where(application.c.id == row.id).values(
+            confirm_by_at=end_of_day.astimezone(timezone.utc).replace(tzinfo=None)))
+    with op.batch_alter_table("application") as batch:
+        batch.drop_column("confirm_by")
+    statuses(AFTER, ACTIVE_AFTER)
+
+    with op.batch_alter_table("cohort") as batch:
+        batch.add_column(sa.Column("offer_days", sa.Integer(), server_default="5", nullable=False))
+    with op.batch_alter_table("meeting") as batch:
+        batch.add_column(sa.Column("join_url", sa.String(length=500), nullable=True))
+
+
+def downgrade():
+    """Back to 0003. Screening and lapsed applications become pending and waitlisted again;
+    the slots, join links and waitlist order are dropped."""
+    op.execute("UPDATE application SET status = 'pending' WHERE status = 'screening'")
+    op.execute("UPDATE application SET status = 'waitlisted' WHERE status = 'lapsed'")
+    statuses(BEFORE, ACTIVE_BEFORE)
+    with op.batch_alter_table("meeting") as batch:
+        batch.drop_column("join_url")
+    with op.batch_alter_table("cohort") as batch:
+        batch.drop_column("offer_days")
+    with op.batch_alter_table("application") as batch:
+        batch.add_column(sa.Column("confirm_by", sa.Date(), nullable=True))
+    bind = op.get_bind()
+    zones = dict(bind.execute(sa.select(cohort.c.id, cohort.c.timezone)).all())
+    for row in bind.execute(sa.select(application.c.id, application.c.cohort_id, application.c.confirm_by_at)
+                            .where(application.c.confirm_by_at.is_not(None))).all():
+        moment = row.confirm_by_at.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zones[row.cohort_id]))
+        bind.execute(application.update().where(application.c.id == row.id)
+                     .values(confirm_by=(moment - timedelta(microseconds=1)).date()))
+    with op.batch_alter_table("application") as batch:
+        for column in ("calendar_sequence", "waitlist_rank", "confirm_by_at", "lapsed_at", "invited_at"):
+            batch.drop_column(column)
+    op.drop_table("screening_slot")

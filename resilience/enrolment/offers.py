@@ -1,0 +1,45 @@
+"""Offers that lapse: an offered place waits a few days (the cohort's offer_days) for the
+applicant's confirmation; 48 hours before that time they are reminded; when it passes the
+offer lapses and the seat is free again. Nothing is given away automatically: the
+clinicians are told who is next on the waitlist and decide."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from .. import clock, database
+from ..extensions import db
+from ..models import Application
+from ..refusals import RefusedChange
+from ..status import Status
+from . import decisions, notifications
+
+REMINDER_BEFORE = timedelta(hours=48)
+
+
+def remind_offers() -> int:
+    """Remind each applicant whose offer lapses within 48 hours, once per offer; returns how many."""
+    database.begin_write()
+    now = clock.now()
+    due = db.session.scalars(sa.select(Application).where(
+        Application.status == Status.ACCEPTED, Application.confirm_by_at > now,
+        Application.confirm_by_at <= now + REMINDER_BEFORE)).all()
+    # An offer made inside the last 48 hours needs no reminder: its email said the time.
+    queued = sum(notifications.offer_reminder(application) for application in due
+                 if application.accepted_at < application.confirm_by_at - REMINDER_BEFORE)
+    db.session.commit()
+    return queued
+
+
+def lapse_offers() -> int:
+    """Let every offer whose confirm-by time has passed lapse (freeing its seat); returns how many."""
+    due = db.session.scalars(sa.select(Application.id).where(
+        Application.status == Status.ACCEPTED, Application.confirm_by_at <= clock.now())).all()
+    db.session.rollback()
+    lapsed = 0
+    for application_id in due:
+        try:
+            decisions.change_status(application_id, Status.LAPSED, actor="system")
+        except RefusedChange:  # confirmed or changed a moment ago
+            continue
+        lapsed += 1
+    return lapsed
