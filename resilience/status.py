@@ -51,6 +51,14 @@ TRANSITIONS = {
 }
 # Statuses only one kind of actor may move an application to.
 ONLY_BY = {Status.ENROLLED: "applicant", Status.LAPSED: "system"}
+# What an applicant may do themselves, and from where: confirm the place offered, go back on
+# the waitlist after an offer lapsed, withdraw. Every other change is a clinician's (a page
+# left open, say on a lapsed offer a clinician has since offered again, changes nothing).
+APPLICANT_MAY = {
+    Status.ENROLLED: (Status.ACCEPTED,),
+    Status.WAITLISTED: (Status.LAPSED,),
+    Status.WITHDRAWN: tuple(status for status, targets in TRANSITIONS.items() if Status.WITHDRAWN in targets),
+}
 
 
 class OutboxStatus(StrEnum):

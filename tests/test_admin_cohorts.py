@@ -13,7 +13,7 @@ def test_creating_a_cohort_plans_its_ten_meetings(app, admin_client):
     response = admin_client.post("/admin/cohorts/new", data={
         "title": "Spring 2027 cohort", "slug": "spring-2027", "capacity": "6", "starts_on": "2027-04-06",
         "timezone": "America/Chicago", "location": "12 Elm St, Madison, WI", "application_deadline": "2027-03-20",
-        "applications_open": "y", "fee_text": ""})
+        "applications_open": "y", "fee_text": "", "offer_days": "5"})
     assert response.status_code == 303 and response.headers["Location"] == "/admin/cohorts/spring-2027/meetings"
     with app.app_context():
         cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == "spring-2027"))
@@ -49,7 +49,7 @@ def test_capacity_cannot_drop_below_the_seats_taken(app, admin_client, make_coho
     form = admin_client.get(f"/admin/cohorts/{slug}/edit").get_data(as_text=True)
     assert 'value="Winter"' in form
     data = {"title": "Winter", "slug": slug, "capacity": "3", "starts_on": "2027-01-12",
-            "timezone": "America/New_York", "location": "Portland", "applications_open": "y"}
+            "timezone": "America/New_York", "location": "Portland", "applications_open": "y", "offer_days": "5"}
     html = admin_client.post(f"/admin/cohorts/{slug}/edit", data=data).get_data(as_text=True)
     assert "4 seats are already taken, so the capacity cannot be lower than 4. Nothing was changed." in html
     with app.app_context():
@@ -69,7 +69,7 @@ def test_moving_a_meeting_sends_seat_holders_an_updated_invite(app, admin_client
     page = admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True)
     assert "<legend>Ketamine session 1</legend>" in page
     data = meetings_form(page)
-    assert data["meetings-3-date"] == "2027-01-23" and len(data) == 50
+    assert data["meetings-3-date"] == "2027-01-23" and len(data) == 60  # ten meetings × (id, date, start, end, place, join link)
     data |= {"meetings-3-date": "2027-01-24", "meetings-3-starts": "10:00", "meetings-3-ends": "14:00"}
     response = admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data)
     assert response.status_code == 303

@@ -5,8 +5,9 @@
 - screening_slot: the times clinicians offer for a screening conversation.
 - An offer's confirm-by becomes a moment (confirm_by_at): an offer to confirm "by
   December 4" now lasts until the end of that day in the cohort's time zone.
-- application: when invited and lapsed, the clinicians' waitlist order, and the calendar
-  sequence; cohort: how many days an offer waits (5); meeting: a join link.
+- application: when invited and lapsed, the waitlist order (those already waiting are ranked
+  by time of application), and the calendar sequence; cohort: how many days an offer waits
+  (5); meeting: a join link.
 
 Revision ID: 0004
 Revises: 0003
@@ -35,7 +36,9 @@ def one_of(column, values):
 
 
 application = sa.table("application", sa.column("id", sa.Integer), sa.column("cohort_id", sa.Integer),
-                       sa.column("confirm_by", sa.Date), sa.column("confirm_by_at", sa.DateTime))
+                       sa.column("confirm_by", sa.Date), sa.column("confirm_by_at", sa.DateTime),
+                       sa.column("status", sa.String), sa.column("created_at", sa.DateTime),
+                       sa.column("waitlist_rank", sa.Integer))
 cohort = sa.table("cohort", sa.column("id", sa.Integer), sa.column("timezone", sa.String))
 
 
@@ -92,6 +95,14 @@ def upgrade():
     with op.batch_alter_table("application") as batch:
         batch.drop_column("confirm_by")
     statuses(AFTER, ACTIVE_AFTER)
+
+    # Those already waiting keep their order (time of application) as ranks; newcomers join after them.
+    rank = {}
+    for row in bind.execute(sa.select(application.c.id, application.c.cohort_id)
+                            .where(application.c.status == "waitlisted")
+                            .order_by(application.c.cohort_id, application.c.created_at, application.c.id)).all():
+        rank[row.cohort_id] = rank.get(row.cohort_id, 0) + 1
+        bind.execute(application.update().where(application.c.id == row.id).values(waitlist_rank=rank[row.cohort_id]))
 
     with op.batch_alter_table("cohort") as batch:
         batch.add_column(sa.Column("offer_days", sa.Integer(), server_default="5", nullable=False))

@@ -3,6 +3,7 @@
   auth          signing in and out; every other page needs a signed-in clinician
   applications  the list, one application, decisions, notes
   cohorts       seats at a glance, cohorts and their meetings
+  screening     screening times: publishing, moving, cancelling, recording as held
   exports       CSV downloads and the audit log
 """
 import re
@@ -20,4 +21,4 @@ def page_number() -> int:
     return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
-from . import applications, auth, cohorts, exports  # noqa: E402,F401  (registers the routes)
+from . import applications, auth, cohorts, exports, screening  # noqa: E402,F401  (registers the routes)

@@ -5,12 +5,13 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
-from .. import enrolment, htmx, questions
+from .. import clock, enrolment, htmx, questions
 from ..extensions import db
 from ..models import Application, AuditEvent, Cohort
 from ..status import Status
 from . import PER_PAGE, bp, page_number
 from .forms import SORTS, ApplicationFilters, DecisionForm, NoteForm
+from .screening import slot_forms
 
 
 @bp.get("/applications")
@@ -63,6 +64,9 @@ def _detail(application: Application, refusal: str | None = None, done: str | No
         "conversations": conversations,
         "evaluated": any(slot.held_at for slot in conversations),
         "waitlist_position": enrolment.waitlist_position(application),
+        "open_slot_count": len(enrolment.open_slots()),
+        "slot_forms": slot_forms,
+        "now": clock.now(),
     }
 
 

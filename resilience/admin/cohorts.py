@@ -2,10 +2,10 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import enrolment, outbox
+from .. import enrolment, formatting, outbox
 from ..models import Cohort
 from . import bp
-from .forms import CohortForm, MeetingsForm
+from .forms import CohortForm, MeetingsForm, WaitlistMoveForm
 
 
 @bp.get("/")
@@ -18,9 +18,30 @@ def dashboard():
         holders=enrolment.seat_holders_by_cohort(ids),
         counts=enrolment.status_counts_by_cohort(ids),
         waitlists=enrolment.waitlists_by_cohort(ids),
+        availability=enrolment.availabilities(cohorts),
+        stages={cohort.id: enrolment.stage(cohort) for cohort in cohorts},
         failed_messages=outbox.failed_messages(),
         outbox_counts=outbox.backlog(),
     )
+
+
+@bp.post("/cohorts/<slug>/waitlist")
+def move_in_waitlist(slug):
+    """Move one person up or down the cohort's waitlist (the order the clinicians see and
+    applicants are told), then back to the seats."""
+    cohort = _cohort_or_404(slug)
+    form = WaitlistMoveForm()
+    if not form.validate():
+        flash("That change to the waitlist was not understood. Nothing was changed.", "error")
+    else:
+        try:
+            place = enrolment.move_in_waitlist(cohort.id, int(form.application_id.data),
+                                               -1 if form.move.data == "up" else 1, current_user)
+        except enrolment.RefusedChange as refused:
+            flash(refused.message, "error")
+        else:
+            flash(f"Moved to {formatting.ordinal(place)} in line on the {cohort.title} waitlist.", "success")
+    return redirect(url_for(".dashboard", _anchor=f"waitlist-{cohort.slug}"), 303)
 
 
 @bp.get("/cohorts")
@@ -64,7 +85,7 @@ def meetings(slug):
     if request.method == "GET":
         form = MeetingsForm(formdata=None, data={"meetings": [
             {"meeting_id": m.id, "date": m.local_start.date(), "starts": m.local_start.time(),
-             "ends": m.local_end.time(), "location": m.location} for m in cohort.meetings]})
+             "ends": m.local_end.time(), "location": m.location, "join_url": m.join_url} for m in cohort.meetings]})
     else:
         form = MeetingsForm()
     if request.method == "POST" and form.validate():

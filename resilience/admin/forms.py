@@ -1,7 +1,7 @@
 """Forms the clinicians use: sign-in, decisions, notes, cohorts and their meetings."""
 import re
-from datetime import date
-from zoneinfo import available_timezones
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import request
 from wtforms import (
@@ -20,12 +20,22 @@ from wtforms import (
     StringField,
     TextAreaField,
     TimeField,
+    URLField,
 )
-from wtforms.validators import AnyOf, DataRequired, InputRequired, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    URL,
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from .. import clock, enrolment, program
 from ..forms import SiteForm, limit
-from ..models import Application, Cohort
+from ..models import SCREENING_MODES, Application, Cohort
 from ..questions import clean_text
 from ..status import Status
 
@@ -94,6 +104,11 @@ class CohortForm(SiteForm):
     applications_open = BooleanField("Taking applications", default=True)
     fee_text = TextAreaField("Fee (optional)", [Optional(), limit(500)],
                              description="Shown on the program page. Leave empty to show no fee.")
+    offer_days = IntegerField("Days to confirm an offered place", [
+        InputRequired("Please give the number of days."),
+        NumberRange(1, 21, message="Please give between 1 and 21 days.")], default=5,
+        description="After this many days an unconfirmed offer lapses and the seat is free again. The applicant "
+                    "is reminded two days before.")
 
     def __init__(self, *args, cohort: Cohort | None = None, **kwargs):
         super().__init__(*args, obj=cohort, **kwargs)
@@ -110,7 +125,7 @@ class CohortForm(SiteForm):
 
     def fields_for_cohort(self) -> dict:
         names = ("title", "slug", "capacity", "starts_on", "timezone", "location", "application_deadline",
-                 "applications_open", "fee_text")
+                 "applications_open", "fee_text", "offer_days")
         values = {name: self[name].data for name in names}
         values["fee_text"] = values["fee_text"] or None
         return values
@@ -122,6 +137,16 @@ class MeetingRow(Form):
     starts = TimeField("Starts", [InputRequired("Please give a start time.")])
     ends = TimeField("Ends", [InputRequired("Please give an end time.")])
     location = StringField("Where", [DataRequired("Please say where, or “Online”."), limit(300)])
+    join_url = URLField("Join link (online meetings)", [Optional(), limit(500), URL(
+        require_tld=True, message="Please give the whole link, starting with https://.")],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        description="Shown only to enrolled participants.")
+
+    def validate_join_url(self, field):
+        if field.data and not field.data.startswith(("https://", "http://")):
+            raise ValidationError("Please give the whole link, starting with https://.")
+        if field.data and (self.location.data or "").strip().lower() != "online":
+            raise ValidationError("Only online meetings have a join link: set Where to “Online”, or leave this empty.")
 
     def validate_ends(self, field):
         if self.starts.data and field.data and field.data <= self.starts.data:
@@ -134,7 +159,60 @@ class MeetingsForm(SiteForm):
     def changes(self) -> dict[int | None, tuple]:
         """Each meeting's new (date, start, end, place), by meeting id (None where a row has none)."""
         return {int(row["meeting_id"]) if re.fullmatch(r"[0-9]{1,9}", row["meeting_id"] or "") else None:
-                (row["date"], row["starts"], row["ends"], row["location"].strip()) for row in self.meetings.data}
+                (row["date"], row["starts"], row["ends"], row["location"].strip(), row["join_url"] or None)
+                for row in self.meetings.data}
+
+
+SLOT_LENGTHS = [SelectChoice(str(n), f"{n} minutes") for n in (20, 30, 45, 60, 90)]
+
+
+class SlotsForm(SiteForm):
+    """Publish screening times: one, or several back to back."""
+    clinician = SelectField("Clinician")
+    day = DateField("Date", [InputRequired("Please give a date."), plausible_date])
+    starts = TimeField("First time starts", [InputRequired("Please give a start time.")])
+    minutes = SelectField("Length", choices=SLOT_LENGTHS, default="30")
+    count = IntegerField("How many, back to back", [InputRequired("Please give a number."),
+                                                    NumberRange(1, 12, message="Between 1 and 12 at a time.")],
+                         default=1)
+    mode = SelectField("How", choices=[SelectChoice(key, label) for key, label in SCREENING_MODES.items()])
+    place = StringField("Where or which link (optional)", [Optional(), limit(300)], filters=[clean_text],
+                        description="An address for in-person talks, a video link, or leave empty for phone calls "
+                                    "(the clinician calls the applicant).")
+    timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")
+
+    def __init__(self, *args, clinicians=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinician.choices = [SelectChoice(str(a.id), a.display_name) for a in clinicians]
+        self.clinicians = {str(a.id): a for a in clinicians}
+
+    def validate_starts(self, field):
+        if self.day.data and field.data and self.timezone.data in dict(TIMEZONES) and \
+                self.first_start() <= clock.now():
+            raise ValidationError("That time has already passed.")
+
+    def first_start(self) -> datetime:
+        return datetime.combine(self.day.data, self.starts.data, ZoneInfo(self.timezone.data)).astimezone(timezone.utc)
+
+
+class SlotMoveForm(SiteForm):
+    """A new time for one screening slot, in its own time zone."""
+    day = DateField("New date", [InputRequired("Please give a date."), plausible_date])
+    starts = TimeField("New time", [InputRequired("Please give a time.")])
+
+    def moment(self, zone: str) -> datetime:
+        return datetime.combine(self.day.data, self.starts.data, ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+class HeldForm(SiteForm):
+    note = TextAreaField("Private note on the conversation", [Optional(), limit(4000)],
+                         description="Only the clinicians see it; it is encrypted when stored.")
+
+
+class WaitlistMoveForm(SiteForm):
+    """Move one person up or down a cohort's waitlist."""
+    application_id = StringField(validators=[Regexp(r"^[0-9]{1,9}$")])
+    move = StringField(validators=[AnyOf(("up", "down"))])
 
 
 

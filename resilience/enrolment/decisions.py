@@ -8,7 +8,7 @@ from .. import clock, database
 from ..extensions import db
 from ..models import Admin, Application, Cohort, Note
 from ..refusals import RefusedChange
-from ..status import ONLY_BY, SEAT_HOLDING, TRANSITIONS, Status
+from ..status import APPLICANT_MAY, ONLY_BY, SEAT_HOLDING, TRANSITIONS, Status
 from . import audit, notifications, screening, seats
 from .seats import lock_cohort
 
@@ -23,7 +23,11 @@ SHORTEST_OFFER = timedelta(hours=24)
 def allowed_changes(application: Application, actor: str = "admin") -> tuple[Status, ...]:
     """Where this actor may move the application now."""
     return tuple(status for status in TRANSITIONS.get(application.status, ())
-                 if ONLY_BY.get(status, actor) == actor)
+                 if ONLY_BY.get(status, actor) == actor and _may(actor, application.status, status))
+
+
+def _may(actor: str, previous: Status, to_status: Status) -> bool:
+    return actor != "applicant" or previous in APPLICANT_MAY.get(to_status, ())
 
 
 def change_status(application_id: int, to_status: Status, *, admin: Admin | None = None,
@@ -52,10 +56,10 @@ def change_status(application_id: int, to_status: Status, *, admin: Admin | None
         setattr(application, STATUS_TIMESTAMPS[to_status], now)
     if to_status == Status.ACCEPTED:
         application.confirm_by_at = confirm_by(application.cohort, now)
-    elif to_status != Status.ENROLLED:
+    elif to_status not in (Status.ENROLLED, Status.LAPSED):  # a lapsed offer keeps the time it lapsed at
         application.confirm_by_at = None
-    if to_status == Status.WAITLISTED:
-        application.waitlist_rank = None  # joins the end of the clinicians' order
+    if to_status == Status.WAITLISTED:  # joins the end of the line: no one already waiting moves back
+        application.waitlist_rank = seats.last_rank(application.cohort_id) + 1
     if previous == Status.SCREENING:
         screening.release_bookings(application, admin=admin)
     detail = "evaluation confirmed" if evaluated and to_status == Status.ACCEPTED else None
@@ -80,8 +84,10 @@ def _locked(application_id: int) -> tuple[Application, Status]:
 def _check(application: Application, previous: Status, to_status: Status, actor: str, evaluated: bool) -> None:
     if ONLY_BY.get(to_status, actor) != actor:
         raise RefusedChange(f"only_by_{ONLY_BY[to_status]}")
-    if to_status not in TRANSITIONS[previous]:
+    if to_status not in TRANSITIONS[previous] or not _may(actor, previous, to_status):
         raise RefusedChange("not_allowed", status=previous, to=to_status)
+    if to_status == Status.ENROLLED and previous == Status.LAPSED:
+        raise RefusedChange("offer_lapsed")
     passed = application.confirm_by_at is not None and clock.now() >= application.confirm_by_at
     if to_status == Status.ENROLLED and passed:
         raise RefusedChange("offer_lapsed")

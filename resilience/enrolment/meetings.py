@@ -54,9 +54,10 @@ def change_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime, loc
     return True
 
 
-def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str]], admin: Admin) -> int:
-    """Set the cohort's meetings to the dates, times (the cohort's local time) and places
-    given by meeting id; returns how many changed, and everyone holding a seat hears of each.
+def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str, str | None]], admin: Admin) -> int:
+    """Set the cohort's meetings to the dates, times (the cohort's local time), places and join
+    links given by meeting id; returns how many moved, and everyone holding a seat hears of each
+    move. A new join link alone is shown on the participants' status pages, with no email.
 
     Refuses, changing nothing, when the ids are not exactly the cohort's meetings (the
     meetings changed while the clinician was editing) or a meeting would end before it starts.
@@ -69,9 +70,12 @@ def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str
             raise RefusedChange("meetings_changed")
         changed = 0
         for meeting in sorted(meetings, key=lambda m: m.starts_at):
-            day, starts, ends, location = changes[meeting.id]
+            day, starts, ends, location, join_url = changes[meeting.id]
             zone = meeting.cohort.zone
             changed += change_meeting(meeting, _utc(day, starts, zone), _utc(day, ends, zone), location, admin=admin)
+            if join_url != meeting.join_url:
+                meeting.join_url = join_url
+                audit.record("join link changed", admin=admin, cohort=meeting.cohort, detail=meeting.name)
     except RefusedChange:
         db.session.rollback()
         raise

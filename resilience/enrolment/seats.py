@@ -54,7 +54,8 @@ def seat_holders_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
     return _summaries_by_cohort(cohort_ids, SEAT_HOLDING, (Application.accepted_at, Application.id))
 
 
-# Waitlist order: as the clinicians ranked it; anyone not ranked follows, by time of application.
+# Waitlist order: everyone joins at the end (so no one's place worsens when others join), and
+# the clinicians may reorder it; anyone without a rank follows, by time of application.
 WAITLIST_ORDER = (Application.waitlist_rank.is_(None), Application.waitlist_rank, Application.created_at,
                   Application.id)
 
@@ -62,6 +63,12 @@ WAITLIST_ORDER = (Application.waitlist_rank.is_(None), Application.waitlist_rank
 def waitlists_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
     """Each cohort's waitlist, first in line first."""
     return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), WAITLIST_ORDER)
+
+
+def last_rank(cohort_id: int) -> int:
+    """The rank of the last person on the cohort's waitlist (0 when no one is ranked)."""
+    return db.session.scalar(sa.select(sa.func.max(Application.waitlist_rank)).where(
+        Application.cohort_id == cohort_id, Application.status == Status.WAITLISTED)) or 0
 
 
 def waitlist_position(application: Application) -> int | None:

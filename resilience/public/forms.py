@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Optional, ValidationError
 
-from .. import enrolment, questions
+from .. import enrolment, formatting, questions
 from ..forms import SiteForm, limit
 from ..models import Cohort
 
@@ -111,6 +111,12 @@ for _question in questions.QUESTIONS.values():
     setattr(ApplicationForm, _question.name, field_for(_question))
 
 
+def _slot_label(slot) -> str:
+    """Monday, November 30, 2026, 10:00 – 10:30 am EST: video call with Dr. Ana Reyes"""
+    return (f"{formatting.long_date(slot.local_start)}, {formatting.time_range(slot.local_start, slot.local_end)}: "
+            f"{slot.mode_name.lower()} with {slot.admin.display_name}")
+
+
 class StatusActionForm(SiteForm):
     """What an applicant can do on their status page: book (or cancel) a screening
     conversation, confirm an offered place, go back on the waitlist after an offer
@@ -123,7 +129,7 @@ class StatusActionForm(SiteForm):
 
     def __init__(self, *args, open_slots=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.slot.choices = [(str(slot.id), "") for slot in open_slots]
+        self.slot.choices = [(str(slot.id), _slot_label(slot)) for slot in open_slots]
 
     def validate_slot(self, field):
         """Which time: the rules then say whether it is still free (someone may have taken it)."""
