@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+ and make:
 #   make run    create .venv, install, prepare the database (demo cohort on first run), serve,
-#               and run the outbox worker beside the site (emails become instance/outbox/*.eml
-#               until RESILIENCE_MAIL_SERVER is set)
+#               and run the outbox worker and the periodic work (reminders, lapsing offers)
+#               beside the site (emails become instance/outbox/*.eml until RESILIENCE_MAIL_SERVER is set)
 #   make test   create or update .venv, run every test
 PYTHON ?= python3
 VENV := .venv
@@ -31,7 +31,8 @@ db: venv
 run: db
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@$(FLASK) outbox send --loop --poll 2 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) periodic --loop --every 60 & periodic=$$!; \
+	trap 'kill $$worker $$periodic 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: venv

@@ -105,7 +105,7 @@ def _configure(app: Flask, test_config: dict | None) -> None:
 
     production = app.config.get("ENV") == "production"
     try:
-        app.config["NOW"] = clock.fixed_time(app.config.get("NOW"), production)
+        clock.configure(app.config, production)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
     if production:

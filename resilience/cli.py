@@ -101,7 +101,9 @@ def periodic(loop, every):
     """Do everything time-driven that is due: meeting reminders, confirm-by reminders,
     lapsing offers. Idempotent: safe from cron every few minutes."""
     while True:
-        click.echo(f"{clock.now():%Y-%m-%d %H:%M} UTC: {enrolment.run_due_work()}.")
+        done = enrolment.run_due_work()
+        if done or not loop:  # a loop speaks only when it did something
+            click.echo(f"{clock.now():%Y-%m-%d %H:%M} UTC: {done}.")
         if not loop:
             return
         try:

@@ -1,31 +1,39 @@
-"""The one place the application asks for the time, so tests and previews can set it."""
-from datetime import datetime, timezone
+"""The one place the application asks for the time, so tests and previews can set it.
+
+Tests set config NOW to a datetime: the clock stands still there until they move it.
+RESILIENCE_NOW=<ISO time> (outside production) starts the clock at that time and lets it
+run on from there, so a preview behaves like those days: offers lapse, emails retry.
+"""
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
 
 
 def now() -> datetime:
-    """The current time in UTC (aware): the configured NOW if set, else the real time."""
+    """The current time in UTC (aware)."""
+    real = datetime.now(timezone.utc)
     if has_app_context():
         fixed = current_app.config.get("NOW")
         if fixed is not None:
             return fixed
-    return datetime.now(timezone.utc)
+        return real + current_app.config.get("CLOCK_OFFSET", timedelta(0))
+    return real
 
 
-def fixed_time(value, production: bool) -> datetime | None:
-    """RESILIENCE_NOW=<ISO time> (UTC unless it names an offset) sets the whole app's clock
-    outside production, to preview a cohort's later weeks or to test a program end to end.
-    Raises ValueError (the site refuses to start) in production or for a time it cannot read."""
-    if value is None or value == "":
-        return None
+def configure(config: dict, production: bool) -> None:
+    """Read NOW: a datetime stands still; text (from RESILIENCE_NOW) becomes where the clock
+    starts. Raises ValueError (the site refuses to start) in production or for text it cannot read."""
+    value = config.get("NOW")
+    if isinstance(value, datetime) or value is None:
+        return
+    config["NOW"] = None
+    if value == "":
+        return
     if production:
         raise ValueError("RESILIENCE_NOW sets a pretend clock and is refused in production: unset it.")
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise ValueError(f"RESILIENCE_NOW={value!r} is not a time like 2027-01-15T09:30.") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"RESILIENCE_NOW={value!r} is not a time like 2027-01-15T09:30.") from None
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    config["CLOCK_OFFSET"] = moment - datetime.now(timezone.utc)

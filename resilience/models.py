@@ -248,7 +248,8 @@ class ScreeningSlot(db.Model):
     admin: Mapped[Admin] = relationship()
     application: Mapped[Application | None] = relationship()
 
-    __table_args__ = (sa.CheckConstraint(one_of("mode", SCREENING_MODES), name="mode"),)
+    # Never reuse a removed slot's id: emails and calendar events are keyed by it.
+    __table_args__ = (sa.CheckConstraint(one_of("mode", SCREENING_MODES), name="mode"), {"sqlite_autoincrement": True})
 
     @property
     def ends_at(self) -> datetime:

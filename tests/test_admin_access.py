@@ -156,3 +156,15 @@ def test_odd_numbers_in_admin_filters_are_ignored(admin_client, make_cohort, mak
     assert "1 event." in audit and "signed in" in audit  # the filter is ignored, not an error
     listed = admin_client.get(f"/admin/applications?{query}").get_data(as_text=True)
     assert "1 application." in listed and "Maya Okafor" in listed
+
+
+def test_signing_in_again_after_the_idle_time_signs_in(app, admin_client):
+    """The first thing a clinician does after an hour away may be the sign-in form itself."""
+    from datetime import timedelta
+
+    from conftest import NOW, sign_in
+
+    app.config["NOW"] = NOW + timedelta(hours=2)
+    response = sign_in(admin_client)
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    assert admin_client.get("/admin/").status_code == 200

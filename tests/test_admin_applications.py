@@ -76,9 +76,9 @@ def test_dashboard_uses_a_fixed_number_of_queries_at_5000_applications(app, admi
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert html.count("0 of 6 seats open") == 20
-    # the signed-in clinician, cohorts, seat holders, counts by status, waitlists,
-    # failed emails, outbox backlog: seven, however many cohorts and applications
-    assert len(statements) == 7, "\n\n".join(statements)
+    # the signed-in clinician, cohorts, their meetings, seat holders, counts by status,
+    # waitlists, failed emails, outbox backlog: eight, however many cohorts and applications
+    assert len(statements) == 8, "\n\n".join(statements)
 
 
 def test_applications_list_filters_by_cohort_status_and_name(admin_client, make_cohort, make_application):

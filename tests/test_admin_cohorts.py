@@ -156,3 +156,17 @@ def test_a_meetings_form_from_before_meetings_had_ids_is_refused_kindly(app, adm
     assert "<legend>Preparation meeting 1</legend>" in page and 'value="2027-01-12"' in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.max(Meeting.revision))) == 0
+
+
+def test_a_join_link_is_kept_only_for_online_meetings(app, admin_client, make_cohort):
+    slug = make_cohort()
+    data = meetings_form(admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True))
+    data["meetings-0-join_url"] = "https://meet.example/room"  # the first meeting is online
+    data["meetings-3-join_url"] = "https://meet.example/room"  # a ketamine session is in person
+    html = admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data).get_data(as_text=True)
+    assert "Only online meetings have a join link" in html
+    data["meetings-3-join_url"] = ""
+    assert admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data).status_code == 303
+    with app.app_context():
+        links = [m.join_url for m in db.session.scalars(sa.select(Meeting).order_by(Meeting.starts_at))]
+    assert links[0] == "https://meet.example/room" and links[1:] == [None] * 9

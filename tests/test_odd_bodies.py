@@ -7,22 +7,41 @@ import pytest
 from conftest import applications
 
 
-def routes(slug: str, application_id: int, token: str) -> list[str]:
+def routes(slug: str, application_id: int, token: str, slot_id: int) -> list[str]:
     return ["/apply", "/apply/validate?field=email", "/apply/validate?field=logistics_notes", f"/status/{token}",
-            f"/admin/applications/{application_id}/status", f"/admin/applications/{application_id}/notes",
-            "/admin/cohorts/new", f"/admin/cohorts/{slug}/edit", f"/admin/cohorts/{slug}/meetings", "/admin/login"]
+            "/status/resend", f"/admin/applications/{application_id}/status",
+            f"/admin/applications/{application_id}/notes", "/admin/cohorts/new", f"/admin/cohorts/{slug}/edit",
+            f"/admin/cohorts/{slug}/meetings", f"/admin/cohorts/{slug}/waitlist", "/admin/screening",
+            *(f"/admin/screening/{slot_id}/{action}" for action in ("move", "cancel", "remove", "held")),
+            "/admin/login"]
 
 
 @pytest.fixture
 def site(admin_client, make_cohort, make_application, app):
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    from resilience import enrolment
+    from resilience.extensions import db
+    from resilience.models import Admin
+    from resilience.status import Status
+
     slug = make_cohort()
-    application_id = make_application(slug)
+    application_id = make_application(slug, status=Status.SCREENING)
     [application] = applications(app)
-    return slug, application_id, application.token
+    with app.app_context():
+        clinician = db.session.scalar(db.select(Admin))
+        [slot] = enrolment.add_slots(clinician, NOW + timedelta(days=2), 30, 1, "phone", None, "America/New_York",
+                                     clinician)
+        enrolment.book(application_id, slot.id)
+        slot_id = slot.id
+    return slug, application_id, application.token, slot_id
 
 
 JSON_BODIES = [[], "text", 5, None, {"email": 5}, {"body": 5}, {"status": ["accepted"]}, {"action": {"a": 1}},
-               {"first_name": {"a": 1}, "logistics_notes": {"a": 1}}, {"meetings-0-date": 20270101}]
+               {"first_name": {"a": 1}, "logistics_notes": {"a": 1}}, {"meetings-0-date": 20270101},
+               {"action": "book", "slot": [1]}, {"move": "up", "application_id": {"a": 1}}]
 
 
 @pytest.mark.parametrize("body", JSON_BODIES, ids=repr)
@@ -33,7 +52,8 @@ def test_a_json_body_gets_a_clear_answer(admin_client, site, body):
 
 
 @pytest.mark.parametrize("field", ["first_name", "email", "submission_id", "ref", "cohort", "body",
-                                   "meetings-0-date", "status", "action", "password"])
+                                   "meetings-0-date", "status", "action", "password", "slot", "day", "starts",
+                                   "note", "application_id", "move", "evaluated", "count"])
 def test_a_file_where_text_belongs_gets_a_clear_answer(admin_client, site, field):
     for url in routes(*site):
         response = admin_client.post(url, data={field: (io.BytesIO(b"x" * 10), "x.txt")},

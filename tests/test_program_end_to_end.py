@@ -340,7 +340,7 @@ def test_a_whole_cohort_from_applying_to_the_last_reminder(app, smtp, make_cohor
         assert f"{SITE}/admin/applications/{ids['Gray']}" in text and "Harper" not in text
     # The lapsed offer cannot be confirmed any more.
     landed = press(public, status_paths["Finley"], "confirm")
-    assert "Nothing was changed: that is no longer possible for your application." in landed
+    assert "The time to confirm this place has passed, so the offer has lapsed. Nothing was changed." in landed
     assert "The time to confirm has passed" in landed
     landed = " ".join(landed.split())
     assert "passed on Saturday, December 5, 2026 at 12:00 pm EST" in landed

@@ -125,3 +125,18 @@ def test_gunicorn_style_access_logs_never_show_the_private_token(app, caplog):
              "f": f"https://site.example/status/{token}"})
     assert token not in caplog.text
     assert '"GET /status/[token] HTTP/1.1" 200 "https://site.example/status/[token]"' in caplog.text
+
+
+def test_an_offer_past_its_time_shows_no_confirm_button_even_before_it_is_lapsed(app, client, make_cohort,
+                                                                               make_application):
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    slug = make_cohort()
+    url = status_url_of(app, make_application(slug, status="accepted", confirm_by_at=NOW + timedelta(days=1)))
+    assert "Confirm my place" in client.get(url).get_data(as_text=True)
+    app.config["NOW"] = NOW + timedelta(days=1, minutes=5)  # periodic has not run yet
+    page = client.get(url).get_data(as_text=True)
+    assert "Confirm my place" not in page
+    assert "The time to confirm this place passed on Friday, November 27, 2026 at 10:00 am EST" in page

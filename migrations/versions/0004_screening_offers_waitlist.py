@@ -72,6 +72,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["application_id"], ["application.id"],
                                 name=op.f("fk_screening_slot_application_id_application")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_screening_slot")),
+        sqlite_autoincrement=True,  # a removed slot's id is never given to a new one
     )
     op.create_index(op.f("ix_screening_slot_admin_id"), "screening_slot", ["admin_id"])
     op.create_index(op.f("ix_screening_slot_application_id"), "screening_slot", ["application_id"])

@@ -88,8 +88,8 @@ def _login_email() -> str:
 @limiter.limit("10 per minute;50 per hour", methods=["POST"])
 @limiter.limit("20 per hour", methods=["POST"], key_func=_login_email)
 def login():
-    if current_user.is_authenticated:
-        return redirect(url_for(".dashboard"))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for(".dashboard"))  # (a form sent after the idle time signs in afresh)
     form = LoginForm()
     if form.validate_on_submit():
         admin = db.session.scalar(sa.select(Admin).where(sa.func.lower(Admin.email) == form.email.data.strip().lower()))

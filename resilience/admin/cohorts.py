@@ -10,7 +10,7 @@ from .forms import CohortForm, MeetingsForm, WaitlistMoveForm
 
 @bp.get("/")
 def dashboard():
-    cohorts = enrolment.all_cohorts()
+    cohorts = enrolment.all_cohorts(with_meetings=True)
     ids = [c.id for c in cohorts]
     return render_template(
         "admin/dashboard.html",
@@ -18,7 +18,7 @@ def dashboard():
         holders=enrolment.seat_holders_by_cohort(ids),
         counts=enrolment.status_counts_by_cohort(ids),
         waitlists=enrolment.waitlists_by_cohort(ids),
-        availability=enrolment.availabilities(cohorts),
+        closed={cohort.id: enrolment.closed_reason(cohort) for cohort in cohorts},
         stages={cohort.id: enrolment.stage(cohort) for cohort in cohorts},
         failed_messages=outbox.failed_messages(),
         outbox_counts=outbox.backlog(),

@@ -187,7 +187,7 @@ class SlotsForm(SiteForm):
         self.clinicians = {str(a.id): a for a in clinicians}
 
     def validate_starts(self, field):
-        if self.day.data and field.data and self.timezone.data in dict(TIMEZONES) and \
+        if self.day.data and field.data and self.timezone.data in {zone.value for zone in TIMEZONES} and \
                 self.first_start() <= clock.now():
             raise ValidationError("That time has already passed.")
 

@@ -1,7 +1,7 @@
 """Screening conversations: the clinicians publish times, see who booked which, move or
 cancel them, and record a conversation as held with a private note."""
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import clock, enrolment

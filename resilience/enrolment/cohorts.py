@@ -101,9 +101,10 @@ def open_cohorts() -> list[Cohort]:
     return [c for c in upcoming_cohorts() if closed_reason(c) is None]
 
 
-def all_cohorts() -> list[Cohort]:
-    """Every cohort, the latest first (for the clinicians)."""
-    return list(db.session.scalars(sa.select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id)))
+def all_cohorts(with_meetings: bool = False) -> list[Cohort]:
+    """Every cohort, the latest first (for the clinicians); with_meetings loads them in one query."""
+    query = sa.select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id)
+    return list(db.session.scalars(query.options(selectinload(Cohort.meetings)) if with_meetings else query))
 
 
 def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:

@@ -84,10 +84,10 @@ def _locked(application_id: int) -> tuple[Application, Status]:
 def _check(application: Application, previous: Status, to_status: Status, actor: str, evaluated: bool) -> None:
     if ONLY_BY.get(to_status, actor) != actor:
         raise RefusedChange(f"only_by_{ONLY_BY[to_status]}")
+    if to_status == Status.ENROLLED and previous == Status.LAPSED:  # a page left open past its time
+        raise RefusedChange("offer_lapsed")
     if to_status not in TRANSITIONS[previous] or not _may(actor, previous, to_status):
         raise RefusedChange("not_allowed", status=previous, to=to_status)
-    if to_status == Status.ENROLLED and previous == Status.LAPSED:
-        raise RefusedChange("offer_lapsed")
     passed = application.confirm_by_at is not None and clock.now() >= application.confirm_by_at
     if to_status == Status.ENROLLED and passed:
         raise RefusedChange("offer_lapsed")

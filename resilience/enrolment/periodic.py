@@ -11,6 +11,9 @@ class DueWork:
     offer_reminders: int
     offers_lapsed: int
 
+    def __bool__(self) -> bool:
+        return any((self.meeting_reminders, self.offer_reminders, self.offers_lapsed))
+
     def __str__(self) -> str:
         return (f"{self.meeting_reminders} meeting reminder(s), {self.offer_reminders} confirm-by reminder(s) "
                 f"queued; {self.offers_lapsed} offer(s) lapsed")
