@@ -44,7 +44,7 @@ cohort = sa.table("cohort", sa.column("id", sa.Integer), sa.column("timezone", s
 
 def statuses(allowed, active):
     """Set the CHECK on application.status and the one-active-application index."""
-    with op.batch_alter_table("application", recreate="always") as batch:
+    with op.batch_alter_table("application") as batch:  # SQLite copies the table; PostgreSQL alters it
         batch.drop_constraint(op.f("ck_application_status"), type_="check")
         batch.create_check_constraint(op.f("ck_application_status"), sa.text(one_of("status", allowed)))
     op.drop_index("one_active_application_per_email", table_name="application")
