@@ -294,3 +294,117 @@ def test_focus_follows_the_outcome_of_admin_actions(page, server, make_admin, ma
     page.get_by_role("button", name="Add note").click()
     sync_api.expect(page.locator("#notes .flash--success")).to_be_focused()
     sync_api.expect(page.locator("#notes")).to_contain_text("Spoke on the phone.")
+
+
+LONG_EMAIL = "alex.rivera.js.1795767952opy5ez@example.com"
+
+
+def _slots(app, hours: int, count: int) -> list[int]:
+    """Screening times published by the signed-in clinician, starting `hours` from now."""
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    from resilience import enrolment
+    from resilience.models import Admin
+
+    with app.app_context():
+        clinician = db.session.scalar(sa.select(Admin))
+        return [slot.id for slot in enrolment.add_slots(clinician, NOW + timedelta(hours=hours), 30, count, "video",
+                                                         "https://meet.example/ana", "America/New_York", clinician)]
+
+
+def _token(app, application_id: int) -> str:
+    from resilience.models import Application
+
+    with app.app_context():
+        return db.session.get(Application, application_id).token
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_the_status_page_is_accessible_and_fits_the_screen_at_every_stage(
+        app, axe_page, server, make_admin, make_cohort, make_application, viewport):
+    """A long email address, ten meetings, a list of times to choose from: nothing scrolls sideways."""
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    from resilience import enrolment
+    from resilience.status import Status
+
+    make_admin()
+    slug = make_cohort()
+    [booked] = _slots(app, 48, 1)
+    _slots(app, 72, 3)
+    people = {status: make_application(slug, status=status, email=f"{status}.{LONG_EMAIL}",
+                                       confirm_by_at=NOW + timedelta(days=3) if status == Status.ACCEPTED else None,
+                                       lapsed_at=NOW if status == Status.LAPSED else None,
+                                       waitlist_rank=1 if status == Status.WAITLISTED else None)
+              for status in Status}
+    booking = make_application(slug, status=Status.SCREENING, email=f"booked.{LONG_EMAIL}")
+    with app.app_context():
+        enrolment.book(booking, booked)
+    axe_page.set_viewport_size(viewport)
+    for application_id in (*people.values(), booking):
+        axe_page.goto(f"{server}/status/{_token(app, application_id)}")
+        assert axe_violations(axe_page) == [], application_id
+        assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], application_id
+    axe_page.goto(f"{server}/status/resend")
+    assert axe_violations(axe_page) == []
+
+
+def test_booking_a_time_with_htmx_updates_the_page_in_place(app, page, server, make_admin, make_cohort,
+                                                              make_application):
+    from resilience.status import Status
+
+    make_admin()
+    first, second = _slots(app, 48, 2)
+    token = _token(app, make_application(make_cohort(), status=Status.SCREENING, first_name="Maya"))
+    page.goto(f"{server}/status/{token}")
+    page.evaluate("window.reloaded = false")  # gone if the page reloads
+    page.get_by_label("Saturday, November 28, 2026, 10:30 – 11:00 am EST", exact=False).check()
+    page.get_by_role("button", name="Book this time").click()
+    sync_api.expect(page.locator(".flash--success")).to_contain_text(
+        "your conversation is booked for Saturday, November 28, 2026 at 10:30 am EST")
+    sync_api.expect(page.locator(".status-card")).to_contain_text("10:30 – 11:00 am EST")
+    assert page.evaluate("window.reloaded") is False
+    page.get_by_role("button", name="Cancel this time").click()
+    sync_api.expect(page.locator(".flash--success")).to_contain_text("Your conversation is cancelled.")
+    assert page.evaluate("window.reloaded") is False and page.console_errors == []
+
+
+def test_booking_a_time_works_with_javascript_switched_off(browser, app, server, make_admin, make_cohort,
+                                                            make_application):
+    from resilience.status import Status
+
+    make_admin()
+    _slots(app, 48, 1)
+    token = _token(app, make_application(make_cohort(), status=Status.SCREENING))
+    context, page = open_page(browser, java_script_enabled=False)
+    page.goto(f"{server}/status/{token}")
+    page.get_by_role("button", name="Book this time").click()  # nothing chosen
+    sync_api.expect(page.locator(".field__error")).to_contain_text("Please choose one of the times shown.")
+    page.get_by_label("Saturday, November 28, 2026", exact=False).check()
+    page.get_by_role("button", name="Book this time").click()
+    sync_api.expect(page.locator(".flash--success")).to_contain_text("your conversation is booked")
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_the_screening_pages_are_accessible(app, axe_page, server, make_admin, make_cohort, make_application,
+                                            viewport):
+    from resilience import enrolment
+    from resilience.status import Status
+
+    sign_in_page(axe_page, server, make_admin)
+    first, _ = _slots(app, 48, 2)
+    application_id = make_application(make_cohort(), status=Status.SCREENING)
+    with app.app_context():
+        enrolment.book(application_id, first)
+    axe_page.set_viewport_size(viewport)
+    for path in ("/admin/screening", f"/admin/applications/{application_id}"):
+        axe_page.goto(server + path)
+        for summary in axe_page.locator("summary").all():
+            summary.click()  # the move and record-as-held forms, opened
+        assert axe_violations(axe_page) == [], path
+        assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
