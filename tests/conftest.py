@@ -186,6 +186,20 @@ def form_data():
     return build
 
 
+def mail(app, kind=None, to=None) -> list[dict]:
+    """The emails queued so far (optionally of one kind, to one address), oldest first."""
+    from resilience.models import OutboxMessage
+
+    with app.app_context():
+        query = sa.select(OutboxMessage).order_by(OutboxMessage.id)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        if to:
+            query = query.where(OutboxMessage.to_address == to)
+        return [{"kind": m.kind, "to": m.to_address, "subject": m.subject, "text": " ".join(m.text_body.split()),
+                 "attachments": m.attachments} for m in db.session.scalars(query)]
+
+
 def applications(app) -> list[Application]:
     with app.app_context():
         return list(db.session.scalars(db.select(Application).order_by(Application.id)))

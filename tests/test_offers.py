@@ -3,13 +3,12 @@ an offer that lapses when it passes (freeing the seat), all done by `periodic`."
 import re
 from datetime import timedelta
 
-import sqlalchemy as sa
-from conftest import NOW, sign_in
+from conftest import NOW, mail, sign_in
 from icalendar import Calendar
 
 from resilience import enrolment
 from resilience.extensions import db
-from resilience.models import Application, OutboxMessage
+from resilience.models import Application
 
 CONFIRM_BY = NOW + timedelta(days=5)  # Tuesday, December 1, 2026, 10:00 am in New York
 CLINICIANS = ["ana@practice.example", "ben@practice.example"]
@@ -29,17 +28,6 @@ def status_of(app, application_id) -> str:
 def status_path(app, application_id) -> str:
     with app.app_context():
         return f"/status/{db.session.get(Application, application_id).token}"
-
-
-def mail(app, kind=None, to=None) -> list[dict]:
-    with app.app_context():
-        query = sa.select(OutboxMessage).order_by(OutboxMessage.id)
-        if kind:
-            query = query.where(OutboxMessage.kind == kind)
-        if to:
-            query = query.where(OutboxMessage.to_address == to)
-        return [{"kind": m.kind, "to": m.to_address, "subject": m.subject, "text": " ".join(m.text_body.split()),
-                 "attachments": m.attachments} for m in db.session.scalars(query)]
 
 
 def periodic(app, runner, at):

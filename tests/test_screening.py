@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from conftest import NOW, sign_in
+from conftest import NOW, mail, sign_in
 from icalendar import Calendar
 
 from resilience import enrolment
 from resilience.extensions import db
-from resilience.models import Admin, Application, OutboxMessage, ScreeningSlot
+from resilience.models import Admin, Application, ScreeningSlot
 
 MONDAY_9AM = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)  # 9:00 am in New York
 MONDAY_9AM_WORDS = "Monday, November 30, 2026, 9:00 – 9:30 am EST"
@@ -46,17 +46,6 @@ def status_path(app, application_id) -> str:
 def slot_holder(app, slot_id) -> int | None:
     with app.app_context():
         return db.session.scalar(sa.select(ScreeningSlot.application_id).where(ScreeningSlot.id == slot_id))
-
-
-def mail(app, kind=None, to=None) -> list[dict]:
-    with app.app_context():
-        query = sa.select(OutboxMessage).order_by(OutboxMessage.id)
-        if kind:
-            query = query.where(OutboxMessage.kind == kind)
-        if to:
-            query = query.where(OutboxMessage.to_address == to)
-        return [{"kind": m.kind, "to": m.to_address, "subject": m.subject, "text": " ".join(m.text_body.split()),
-                 "attachments": m.attachments} for m in db.session.scalars(query)]
 
 
 def ics(message, filename="conversation.ics") -> Calendar:
@@ -323,3 +312,15 @@ def test_booking_a_new_time_after_the_booked_one_was_removed_is_emailed(
     [cancelled] = mail(app, "conversation_cancelled", "maya@example.org")
     [gone], [event] = ics(cancelled).walk("VEVENT"), ics(booked[-1]).walk("VEVENT")
     assert event["uid"] != gone["uid"] or event["sequence"] > gone["sequence"]
+
+
+def test_after_the_conversation_the_status_page_thanks_them_and_offers_no_more_times(
+        app, make_admin, client, make_cohort, make_application):
+    make_admin()
+    first, _ = publish(app)
+    _, path = invited(app, make_cohort, make_application)
+    book(client, path, first)
+    app.config["NOW"] = NOW + timedelta(days=5)  # the conversation took place; not yet recorded
+    page = " ".join(page_of(client, path).split())
+    assert "Thank you for talking with Dr. Ana Reyes on Monday, November 30, 2026." in page
+    assert "Choose a time to talk" not in page and 'name="slot"' not in page

@@ -56,8 +56,9 @@ def conversations(application: Application) -> list[ScreeningSlot]:
 
 
 def booking(application: Application) -> ScreeningSlot | None:
-    """The conversation this application has booked and not yet had, if any."""
-    return next((slot for slot in conversations(application) if slot.held_at is None), None)
+    """The conversation this application has booked that is still ahead (or under way), if any."""
+    now = clock.now()
+    return next((slot for slot in conversations(application) if slot.held_at is None and slot.ends_at > now), None)
 
 
 def conversation_held(application: Application) -> bool:
@@ -115,7 +116,7 @@ def release_bookings(application: Application, admin: Admin | None) -> None:
     """An application leaves screening: its booked conversation still ahead is cancelled
     (in the caller's transaction)."""
     slot = booking(application)
-    if slot is not None and slot.starts_at > clock.now():
+    if slot is not None and slot.starts_at > clock.now():  # not one under way
         _release(slot, by=admin)
 
 

@@ -225,6 +225,7 @@ def _status_page(application, form=None, status=200):
             "public/status.html", application=application, cohort=cohort, form=form,
             can_withdraw=Status.WITHDRAWN in enrolment.allowed_changes(application, actor="applicant"),
             open_slots=open_slots, booking=enrolment.booking(application),
+            talked=[slot for slot in enrolment.conversations(application) if slot.ends_at <= clock.now()],
             position=enrolment.waitlist_position(application), seats=enrolment.availability(cohort),
             stage=enrolment.stage(cohort), next_meeting=enrolment.next_meeting(cohort), now=clock.now(),
         ),
