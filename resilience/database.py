@@ -1,5 +1,6 @@
 """The database: settings that make SQLite a safe embedded default, and upgrades of the
 schema (Alembic revisions under migrations/, run by `db upgrade` and `init-db`)."""
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -49,6 +50,17 @@ def begin_write() -> None:
     """
     db.session.commit()
     db.session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+
+
+@contextmanager
+def rollback_on(*errors):
+    """Roll the transaction back (ending it and its locks) when one of these is raised, then raise it:
+    a refused change changes nothing."""
+    try:
+        yield
+    except errors:
+        db.session.rollback()
+        raise
 
 
 # --- Upgrading the schema ------------------------------------------------------------------

@@ -62,6 +62,9 @@ class RefusedChange(Refused):
         "not_your_booking": "That time is not booked by you, so it cannot be cancelled here.",
         "not_booked": "No one has booked that time.",
         "slot_held": "That conversation is recorded as held, so it cannot be changed.",
+        "slot_changed": "That time was booked or cancelled a moment ago. Nothing was changed: please look again.",
+        "conversation_held": "Your conversation has already taken place, so there is no need to book another. "
+                             "The clinicians will write to you about what comes next.",
         "full": "The {cohort.title} is full: all {cohort.capacity} seats are taken. Nothing was changed. "
                 "Waitlist this application, or free a seat first.",
         "below_seats_taken": "{taken} seats are already taken, so the capacity cannot be lower than {taken}. "

@@ -290,7 +290,7 @@ def test_a_request_that_waited_for_the_lock_judges_the_status_as_it_is_now(
         app, make_admin, make_cohort, make_application, monkeypatch):
     """X confirms while, meanwhile, a clinician reopens X and accepts Y into the last seat."""
     from resilience import enrolment
-    from resilience.enrolment import decisions
+    from resilience.enrolment import seats
 
     admin_id = make_admin()
     slug = make_cohort()
@@ -299,14 +299,14 @@ def test_a_request_that_waited_for_the_lock_judges_the_status_as_it_is_now(
     x = make_application(slug, status="accepted")
     y = make_application(slug, status="pending")
     others_done = threading.Event()
-    real_lock = decisions.lock_cohort
+    real_lock = seats.lock_cohort
 
     def slow_lock(cohort_id):
         if threading.current_thread().name == "applicant":
             others_done.wait(10)  # X's request stalls here, as if waiting for the lock
         return real_lock(cohort_id)
 
-    monkeypatch.setattr(decisions, "lock_cohort", slow_lock)  # where the decision takes the lock
+    monkeypatch.setattr(seats, "lock_cohort", slow_lock)  # where the decision takes the lock
     outcome = {}
 
     def applicant_confirms():

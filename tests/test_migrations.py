@@ -394,3 +394,30 @@ def test_rows_that_already_pointed_nowhere_do_not_block_the_upgrade(bare_app):
     assert result.exit_code == 0, result.output
     with bare_app.app_context():
         assert db.session.get(Application, people["enrolled"]["id"]).answers["medications"] == "Medication 4 50mg"
+
+
+def test_no_offer_lapses_the_moment_the_upgrade_is_done(bare_app):
+    """Before this release "confirm by" was only words: an offer whose day has passed gets three
+    more days (and its reminder); one in a cohort already under way gets no time limit."""
+    people = build_previous_release(bare_app)
+    accepted = people["accepted"]["id"]
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE application SET confirm_by = :day WHERE id = :id"),
+                           {"day": NOW.date() - timedelta(days=10), "id": accepted})
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(Application, accepted).confirm_by_at == NOW + timedelta(days=3)
+    assert "0 offer(s) lapsed" in bare_app.test_cli_runner().invoke(args=["periodic"]).output
+
+
+def test_an_offer_in_a_cohort_under_way_gets_no_time_limit_from_the_upgrade(bare_app):
+    people = build_previous_release(bare_app)
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE meeting SET starts_at = :at, ends_at = :at"), {"at": NOW - timedelta(days=3)})
+        connection.execute(sa.text("UPDATE application SET confirm_by = :day WHERE id = :id"),
+                           {"day": NOW.date() - timedelta(days=10), "id": people["accepted"]["id"]})
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(Application, people["accepted"]["id"]).confirm_by_at is None
+    bare_app.config["NOW"] = NOW + timedelta(days=30)
+    assert "0 offer(s) lapsed" in bare_app.test_cli_runner().invoke(args=["periodic"]).output

@@ -13,6 +13,7 @@ from icalendar import Calendar
 from resilience import enrolment
 from resilience.extensions import db
 from resilience.models import Admin, Application, ScreeningSlot
+from resilience.status import Status
 
 MONDAY_9AM = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)  # 9:00 am in New York
 MONDAY_9AM_WORDS = "Monday, November 30, 2026, 9:00 – 9:30 am EST"
@@ -324,3 +325,70 @@ def test_after_the_conversation_the_status_page_thanks_them_and_offers_no_more_t
     page = " ".join(page_of(client, path).split())
     assert "Thank you for talking with Dr. Ana Reyes on Monday, November 30, 2026." in page
     assert "Choose a time to talk" not in page and 'name="slot"' not in page
+
+
+@pytest.mark.skipif(not __import__("conftest").TEST_DATABASE_URL,
+                    reason="SQLite serialises whole transactions; the race needs PostgreSQL's row locks")
+def test_withdrawing_while_a_clinician_cancels_the_booking_never_deadlocks(
+        app, make_admin, make_cohort, make_application, monkeypatch):
+    """Both take the cohort, the application and then the slot, in that order."""
+    import time
+
+    from resilience.enrolment import screening
+
+    make_admin()
+    [slot_id] = publish(app, count=1)
+    application_id, _ = invited(app, make_cohort, make_application)
+    with app.app_context():
+        enrolment.book(application_id, slot_id)
+    real_release = screening.release_bookings
+
+    def slow_release(application, admin):  # the withdrawal holds its locks a moment before freeing the slot
+        time.sleep(0.5)
+        return real_release(application, admin)
+
+    monkeypatch.setattr(screening, "release_bookings", slow_release)
+    failures = []
+
+    def run(change):
+        with app.app_context():
+            try:
+                change()
+            except enrolment.RefusedChange:
+                pass  # the booking was already gone: refused, nothing changed
+            except Exception as error:  # a deadlock, say
+                failures.append(repr(error))
+
+    applicant = threading.Thread(target=run, args=(
+        lambda: enrolment.change_status(application_id, Status.WITHDRAWN, actor="applicant"),))
+    clinician = threading.Thread(target=run, args=(
+        lambda: enrolment.cancel_booking(slot_id, admin=clinician_admin(app)),))
+    applicant.start()
+    time.sleep(0.2)
+    clinician.start()
+    applicant.join()
+    clinician.join()
+    assert failures == []
+    assert slot_holder(app, slot_id) is None
+    with app.app_context():
+        assert db.session.get(Application, application_id).status == Status.WITHDRAWN
+
+
+def clinician_admin(app):
+    return db.session.scalar(sa.select(Admin))
+
+
+def test_a_page_left_open_cannot_cancel_a_past_conversation_or_book_a_second_after_a_held_one(
+        app, make_admin, client, make_cohort, make_application):
+    make_admin()
+    first, second = publish(app, count=2)
+    application_id, path = invited(app, make_cohort, make_application)
+    book(client, path, first)
+    app.config["NOW"] = NOW + timedelta(days=5)  # the conversation's time has passed
+    client.post(path, data={"action": "cancel", "slot": str(first)})
+    assert slot_holder(app, first) == application_id
+    with app.app_context():
+        enrolment.record_held(first, clinician_admin(app), "")
+        with pytest.raises(enrolment.RefusedChange, match="conversation_held"):
+            enrolment.book(application_id, second)
+    assert slot_holder(app, second) is None

@@ -2,15 +2,13 @@
 so that two clinicians clicking "Accept" at once can never seat a seventh person."""
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
 from .. import clock, database
 from ..extensions import db
 from ..models import Admin, Application, Cohort, Note
 from ..refusals import RefusedChange
 from ..status import APPLICANT_MAY, ONLY_BY, SEAT_HOLDING, TRANSITIONS, Status
 from . import audit, notifications, screening, seats
-from .seats import lock_cohort
+from .seats import lock_application
 
 # When each status was last reached.
 STATUS_TIMESTAMPS = {Status.SCREENING: "invited_at", Status.ACCEPTED: "accepted_at",
@@ -42,12 +40,12 @@ def change_status(application_id: int, to_status: Status, *, admin: Admin | None
     to_status = Status(to_status)
     actor = actor or ("admin" if admin else "system")
     database.begin_write()
-    try:
-        application, previous = _locked(application_id)
+    with database.rollback_on(RefusedChange):
+        application = lock_application(application_id)
+        if application is None:
+            raise RefusedChange("missing")
+        previous = application.status
         _check(application, previous, to_status, actor, evaluated)
-    except RefusedChange:
-        db.session.rollback()
-        raise
 
     now = clock.now()
     application.status = to_status
@@ -68,17 +66,6 @@ def change_status(application_id: int, to_status: Status, *, admin: Admin | None
     notifications.status_changed(application, previous)
     db.session.commit()
     return application
-
-
-def _locked(application_id: int) -> tuple[Application, Status]:
-    """The application and its status, read only once its cohort is locked: a request that
-    waited for the lock judges the status as it is, not as it was before waiting."""
-    cohort_id = db.session.scalar(sa.select(Application.cohort_id).where(Application.id == application_id))
-    if cohort_id is None:
-        raise RefusedChange("missing")
-    lock_cohort(cohort_id)
-    application = db.session.get(Application, application_id, populate_existing=True, with_for_update=True)
-    return application, application.status
 
 
 def _check(application: Application, previous: Status, to_status: Status, actor: str, evaluated: bool) -> None:

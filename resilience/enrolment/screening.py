@@ -14,6 +14,7 @@ from ..models import Admin, Application, Note, ScreeningSlot
 from ..refusals import RefusedChange
 from ..status import Status
 from . import audit, notifications
+from .seats import lock_application
 
 RECENT = timedelta(days=14)  # how far back the clinicians' list reaches, for recording conversations
 
@@ -68,11 +69,13 @@ def conversation_held(application: Application) -> bool:
 def book(application_id: int, slot_id: int) -> ScreeningSlot:
     """The applicant books a slot (moving from the one they had, if any)."""
     database.begin_write()
-    try:
-        application = db.session.get(Application, application_id, populate_existing=True, with_for_update=True)
+    with database.rollback_on(RefusedChange):
+        application = lock_application(application_id)
         if application is None or application.status != Status.SCREENING:
             raise RefusedChange("not_screening")
-        slot = _locked_slot(slot_id)
+        if conversation_held(application):
+            raise RefusedChange("conversation_held")
+        slot = _slot(slot_id)
         if slot.application_id == application.id:
             db.session.rollback()
             return slot
@@ -80,9 +83,6 @@ def book(application_id: int, slot_id: int) -> ScreeningSlot:
             raise RefusedChange("slot_taken")
         if slot.starts_at <= clock.now():
             raise RefusedChange("slot_past")
-    except RefusedChange:
-        db.session.rollback()
-        raise
     previous = booking(application)
     if previous is not None:  # moving: the old time's clinician is told; the applicant hears below
         _release(previous, by=None, tell_applicant=False)
@@ -96,25 +96,25 @@ def book(application_id: int, slot_id: int) -> ScreeningSlot:
 
 
 def cancel_booking(slot_id: int, *, application_id: int | None = None, admin: Admin | None = None) -> None:
-    """The applicant (their own booking only) or a clinician cancels a booked conversation;
-    the slot is open again and both sides are told."""
+    """The applicant (their own booking, still ahead) or a clinician (any booking, also one
+    that did not take place) cancels a booked conversation; the slot is open again and both
+    sides are told."""
     database.begin_write()
-    try:
-        slot = _locked_slot(slot_id)
+    with database.rollback_on(RefusedChange):
+        slot = _locked(slot_id)
         if slot.application_id is None or (application_id is not None and slot.application_id != application_id):
             raise RefusedChange("not_your_booking" if application_id else "not_booked")
         if slot.held_at is not None:
             raise RefusedChange("slot_held")
-    except RefusedChange:
-        db.session.rollback()
-        raise
+        if application_id is not None and slot.starts_at <= clock.now():
+            raise RefusedChange("slot_past")
     _release(slot, by=admin)
     db.session.commit()
 
 
 def release_bookings(application: Application, admin: Admin | None) -> None:
     """An application leaves screening: its booked conversation still ahead is cancelled
-    (in the caller's transaction)."""
+    (in the caller's transaction, which holds the application's lock)."""
     slot = booking(application)
     if slot is not None and slot.starts_at > clock.now():  # not one under way
         _release(slot, by=admin)
@@ -132,15 +132,12 @@ def _release(slot: ScreeningSlot, by: Admin | None, tell_applicant: bool = True)
 def move_slot(slot_id: int, starts_at: datetime, admin: Admin) -> ScreeningSlot:
     """A clinician gives a slot a new time; the applicant who booked it is told the old and new."""
     database.begin_write()
-    try:
-        slot = _locked_slot(slot_id)
+    with database.rollback_on(RefusedChange):
+        slot = _locked(slot_id)
         if slot.held_at is not None:
             raise RefusedChange("slot_held")
         if starts_at <= clock.now():
             raise RefusedChange("slot_past")
-    except RefusedChange:
-        db.session.rollback()
-        raise
     before = slot.local_start
     if slot.starts_at != starts_at:
         slot.starts_at = starts_at
@@ -155,13 +152,10 @@ def move_slot(slot_id: int, starts_at: datetime, admin: Admin) -> ScreeningSlot:
 def remove_slot(slot_id: int, admin: Admin) -> None:
     """A clinician takes back a time; a booking on it is cancelled and both sides are told."""
     database.begin_write()
-    try:
-        slot = _locked_slot(slot_id)
+    with database.rollback_on(RefusedChange):
+        slot = _locked(slot_id)
         if slot.held_at is not None:
             raise RefusedChange("slot_held")
-    except RefusedChange:
-        db.session.rollback()
-        raise
     if slot.application is not None:
         _release(slot, by=admin)
     audit.record("screening slot removed", admin=admin, detail=_when(slot))
@@ -172,25 +166,32 @@ def remove_slot(slot_id: int, admin: Admin) -> None:
 def record_held(slot_id: int, admin: Admin, note: str) -> ScreeningSlot:
     """The conversation took place: say so, with the clinician's private note."""
     database.begin_write()
-    try:
-        slot = _locked_slot(slot_id)
+    with database.rollback_on(RefusedChange):
+        slot = _locked(slot_id)
         if slot.application is None:
             raise RefusedChange("not_booked")
-        if slot.held_at is not None:
-            db.session.rollback()
-            return slot
-    except RefusedChange:
-        db.session.rollback()
-        raise
-    slot.held_at = clock.now()
-    if note:
-        db.session.add(Note(application=slot.application, admin=admin, body=note, created_at=slot.held_at))
-    audit.record("screening held", admin=admin, application=slot.application, detail=_when(slot))
+    if slot.held_at is None:
+        slot.held_at = clock.now()
+        if note:
+            db.session.add(Note(application=slot.application, admin=admin, body=note, created_at=slot.held_at))
+        audit.record("screening held", admin=admin, application=slot.application, detail=_when(slot))
     db.session.commit()
     return slot
 
 
-def _locked_slot(slot_id: int) -> ScreeningSlot:
+def _locked(slot_id: int) -> ScreeningSlot:
+    """The slot, locked after the cohort and application of whoever booked it: the order every
+    change takes its locks (see seats.lock_application)."""
+    holder = db.session.scalar(sa.select(ScreeningSlot.application_id).where(ScreeningSlot.id == slot_id))
+    if holder is not None:
+        lock_application(holder)
+    slot = _slot(slot_id)
+    if slot.application_id != holder:  # booked or cancelled between the two reads
+        raise RefusedChange("slot_changed")
+    return slot
+
+
+def _slot(slot_id: int) -> ScreeningSlot:
     slot = db.session.get(ScreeningSlot, slot_id, populate_existing=True, with_for_update=True)
     if slot is None:
         raise RefusedChange("slot_missing")

@@ -22,6 +22,17 @@ def lock_cohort(cohort_id: int) -> Cohort:
     return db.session.scalar(sa.select(Cohort).where(Cohort.id == cohort_id).with_for_update())
 
 
+def lock_application(application_id: int) -> Application | None:
+    """The application, locked after its cohort: every change takes the cohort, then the
+    application, then (for screening) the slot, so two requests never wait on each other in
+    a circle. Read only once locked, so a request that waited judges the application as it is now."""
+    cohort_id = db.session.scalar(sa.select(Application.cohort_id).where(Application.id == application_id))
+    if cohort_id is None:
+        return None
+    lock_cohort(cohort_id)
+    return db.session.get(Application, application_id, populate_existing=True, with_for_update=True)
+
+
 def seats_taken_by_cohort(cohort_ids: list[int]) -> dict[int, int]:
     """Seats held (accepted or enrolled) for each cohort."""
     taken = dict.fromkeys(cohort_ids, 0)

@@ -188,7 +188,8 @@ def status_action(token):
 def _applicant_refusal(refused) -> str:
     """What the applicant reads when the rules say no: the slot refusals speak to them as they
     are; anything else means the page they acted on was out of date."""
-    if refused.reason.startswith("slot_") or refused.reason in ("offer_lapsed", "not_your_booking"):
+    if refused.reason.startswith("slot_") or refused.reason in ("offer_lapsed", "not_your_booking",
+                                                                "conversation_held"):
         return refused.message
     return ("Nothing was changed: that is no longer possible for your application. "
             "Its current status is shown below.")
