@@ -44,6 +44,9 @@ DEFAULTS = {
     "MAIL_TIMEOUT": 30,
     "MAIL_SUPPRESS_SEND": False,
     "OUTBOX_POLL_SECONDS": 5,
+    # The lost-link page takes at least this long to answer, known address or not, so its
+    # timing does not tell who has applied.
+    "RESEND_ANSWER_SECONDS": 0.4,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
     # Behind a reverse proxy, how many proxies set X-Forwarded-For (so limits see the visitor).

@@ -36,7 +36,13 @@ def ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
+def zone_name(zone: str) -> str:
+    """"America/New_York" -> "New York": a place people know, true in winter and summer alike."""
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(zone_name)
     app.add_template_filter(moment)
     app.add_template_filter(ordinal)
     app.add_template_filter(long_date)

@@ -50,6 +50,7 @@ SUBJECTS = {
     Status.ENROLLED: "Your place in the {{ cohort.title }} is confirmed",
     "offer_reopened": "About the place we offered you",
     Status.SCREENING: "An invitation to talk with us",
+    "times_open": "New times to talk with us",
     "offer_reminder": "A reminder about the place offered to you",
     Status.LAPSED: "About the place we offered you",
     "conversation_booked": "{% if for_clinician %}Screening conversation booked: {{ person.first_name }}, "

@@ -76,7 +76,7 @@ class RefusedChange(Refused):
 
     @property
     def message(self) -> str:
-        if self.reason == "not_allowed":  # e.g. "This application is declined, so it cannot be accepted."
-            return (f"This application is {self.facts['status'].label.lower()}, so it cannot be "
+        if self.reason == "not_allowed":  # e.g. "This application is now “Declined”, so it cannot be accepted."
+            return (f"This application is now “{self.facts['status'].label}”, so it cannot be "
                     f"{self.facts['to'].done}. Nothing was changed.")
         return super().message

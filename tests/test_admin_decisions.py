@@ -115,10 +115,11 @@ def test_waitlisted_applicant_can_be_accepted_when_a_seat_is_free(app, admin_cli
 
 
 @pytest.mark.parametrize("start, to, message", [
-    ("declined", "accepted", "This application is declined, so it cannot be accepted."),
-    ("withdrawn", "pending", "This application is withdrawn, so it cannot be reopened."),
-    ("enrolled", "waitlisted", "This application is enrolled, so it cannot be waitlisted."),
-    ("pending", "pending", "This application is pending review, so it cannot be reopened."),
+    ("declined", "accepted", "This application is now “Declined”, so it cannot be accepted."),
+    ("withdrawn", "pending", "This application is now “Withdrawn”, so it cannot be reopened."),
+    ("enrolled", "waitlisted", "This application is now “Enrolled”, so it cannot be waitlisted."),
+    ("pending", "pending", "This application is now “Pending review”, so it cannot be reopened."),
+    ("lapsed", "declined", "This application is now “Offer lapsed”, so it cannot be declined."),
 ])
 def test_an_illegal_change_is_refused_clearly_and_changes_nothing(
         app, admin_client, make_cohort, make_application, start, to, message):

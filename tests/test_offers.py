@@ -190,3 +190,29 @@ def test_an_applicant_cannot_put_themselves_on_the_waitlist_before_a_decision(ap
     assert "Nothing was changed" in page_of(client, response.headers["Location"])
     assert status_of(app, application_id) == "pending"
     assert mail(app) == []
+
+
+def test_a_failed_run_of_the_periodic_loop_does_not_stop_the_next_ones(app, runner, monkeypatch, caplog):
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from resilience import enrolment as rules
+
+    runs, real = [], rules.run_due_work
+
+    def flaky():
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise OperationalError("UPDATE …", {}, Exception("database is locked"))
+        return real()
+
+    def sleep(seconds):
+        if len(runs) >= 2:
+            raise KeyboardInterrupt  # Ctrl-C after the second run
+
+    monkeypatch.setattr(rules, "run_due_work", flaky)
+    monkeypatch.setattr(time, "sleep", sleep)
+    result = runner.invoke(args=["periodic", "--loop", "--every", "0"])
+    assert runs == [0, 1] and result.exit_code == 0 and "Stopped." in result.output
+    assert "Periodic work failed" in caplog.text

@@ -161,3 +161,15 @@ class TestRateLimit:
         assert response.status_code == 429
         assert "Please slow down a little" in response.get_data(as_text=True)
         assert client.get("/status/resend").status_code == 200  # reading the page is never limited
+
+
+def test_the_answer_takes_as_long_for_a_known_address_as_for_an_unknown_one(app, client, make_cohort, form_data):
+    """Its timing must not tell who has applied: every answer takes the same minimum time."""
+    import time
+
+    client.post("/apply", data=form_data(make_cohort(), email="alex@example.org"))
+    app.config["RESEND_ANSWER_SECONDS"] = 0.3
+    for email in ("alex@example.org", "nobody@example.org"):
+        started = time.monotonic()
+        assert client.post("/status/resend", data={"email": email}).status_code == 200
+        assert time.monotonic() - started >= 0.3, email

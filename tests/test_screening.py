@@ -356,7 +356,7 @@ def test_withdrawing_while_a_clinician_cancels_the_booking_never_deadlocks(
                 change()
             except enrolment.RefusedChange:
                 pass  # the booking was already gone: refused, nothing changed
-            except Exception as error:  # a deadlock, say
+            except Exception as error:  # noqa: BLE001  (a deadlock, say)
                 failures.append(repr(error))
 
     applicant = threading.Thread(target=run, args=(
@@ -392,3 +392,33 @@ def test_a_page_left_open_cannot_cancel_a_past_conversation_or_book_a_second_aft
         with pytest.raises(enrolment.RefusedChange, match="conversation_held"):
             enrolment.book(application_id, second)
     assert slot_holder(app, second) is None
+
+
+def test_publishing_times_tells_those_still_waiting_for_one_once_a_day(
+        app, make_admin, client, make_cohort, make_application):
+    make_admin()
+    _, path = invited(app, make_cohort, make_application, email="waiting@example.org")
+    assert "We will email you as soon as new ones are added." in page_of(client, path)
+    _, booked_path = invited(app, make_cohort, make_application, email="booked@example.org")
+    [first] = publish(app, count=1)
+    book(client, booked_path, first)
+    publish(app, count=1, starts_at=MONDAY_9AM + timedelta(hours=3))  # a second batch the same day: no more
+    assert sorted(m["to"] for m in mail(app, "times_open")) == ["booked@example.org", "waiting@example.org"]
+    app.config["NOW"] = NOW + timedelta(days=1)
+    publish(app, count=1, starts_at=MONDAY_9AM + timedelta(hours=5))  # the next day: only those still waiting
+    assert [m["to"] for m in mail(app, "times_open")][2:] == ["waiting@example.org"]
+    assert mail(app, "times_open")[0]["subject"] == "New times to talk with us"
+
+
+def test_a_conversation_that_did_not_take_place_lets_the_applicant_book_again(
+        app, make_admin, client, make_cohort, make_application):
+    make_admin()
+    first, _ = publish(app, count=2)
+    _, path = invited(app, make_cohort, make_application, email="maya@example.org")
+    book(client, path, first)
+    app.config["NOW"] = NOW + timedelta(days=4, hours=18)  # after Monday's time, before Tuesday's
+    with app.app_context():
+        enrolment.cancel_booking(first, admin=clinician_admin(app))
+    [missed] = mail(app, "conversation_cancelled", "maya@example.org")
+    assert "We did not manage to talk on Monday, November 30, 2026, and that is all right" in missed["text"]
+    assert "Choose a time to talk" in page_of(client, path)

@@ -46,7 +46,6 @@ def application(application_id):
 
 def _detail(application: Application, refusal: str | None = None, done: str | None = None) -> dict:
     cohort = application.cohort
-    conversations = enrolment.conversations(application)
     history = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.application_id == application.id, AuditEvent.action == "status")
         .options(selectinload(AuditEvent.admin)).order_by(AuditEvent.at, AuditEvent.id)).all()
@@ -61,8 +60,8 @@ def _detail(application: Application, refusal: str | None = None, done: str | No
         "holders": enrolment.seat_holders_by_cohort([cohort.id])[cohort.id],
         "acquaintances": enrolment.acquaintances(application),
         "decision_form": DecisionForm(formdata=None),
-        "conversations": conversations,
-        "evaluated": any(slot.held_at for slot in conversations),
+        "conversations": enrolment.conversations(application),
+        "asks_evaluation": enrolment.asks_evaluation(application),
         "waitlist_position": enrolment.waitlist_position(application),
         "open_slot_count": len(enrolment.open_slots()),
         "slot_forms": slot_forms,

@@ -32,7 +32,7 @@ from .cohorts import (
     stage,
     upcoming_cohorts,
 )
-from .decisions import add_note, allowed_changes, change_status
+from .decisions import add_note, allowed_changes, asks_evaluation, change_status, offer_passed
 from .links import send_status_links
 from .meetings import change_meeting, move_meetings, send_reminders
 from .notifications import application_received
@@ -44,6 +44,7 @@ from .screening import (
     booking,
     cancel_booking,
     conversations,
+    conversations_had,
     move_slot,
     open_slots,
     record_held,
@@ -70,6 +71,7 @@ __all__ = [
     "application_by_token",
     "application_received",
     "availabilities",
+    "asks_evaluation",
     "availability",
     "book",
     "booking",
@@ -80,10 +82,12 @@ __all__ = [
     "closed_reason",
     "cohort_by_slug",
     "conversations",
+    "conversations_had",
     "move_in_waitlist",
     "move_meetings",
     "move_slot",
     "next_meeting",
+    "offer_passed",
     "open_cohorts",
     "open_slots",
     "record_alone",

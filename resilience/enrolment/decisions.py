@@ -75,17 +75,26 @@ def _check(application: Application, previous: Status, to_status: Status, actor:
         raise RefusedChange("offer_lapsed")
     if to_status not in TRANSITIONS[previous] or not _may(actor, previous, to_status):
         raise RefusedChange("not_allowed", status=previous, to=to_status)
-    passed = application.confirm_by_at is not None and clock.now() >= application.confirm_by_at
-    if to_status == Status.ENROLLED and passed:
+    if to_status == Status.ENROLLED and offer_passed(application):
         raise RefusedChange("offer_lapsed")
-    if to_status == Status.LAPSED and not passed:
+    if to_status == Status.LAPSED and not offer_passed(application):
         raise RefusedChange("not_due")
-    if (to_status == Status.ACCEPTED and previous != Status.LAPSED and not evaluated
-            and not screening.conversation_held(application)):
+    if to_status == Status.ACCEPTED and not evaluated and asks_evaluation(application):
         raise RefusedChange("evaluation_needed")
     cohort = application.cohort
     if to_status in SEAT_HOLDING and previous not in SEAT_HOLDING and seats.seats_taken(cohort) >= cohort.capacity:
         raise RefusedChange("full", cohort=cohort)
+
+
+def offer_passed(application: Application) -> bool:
+    """The time to confirm the place offered has passed (the offer lapses at the next periodic run)."""
+    return application.confirm_by_at is not None and clock.now() >= application.confirm_by_at
+
+
+def asks_evaluation(application: Application) -> bool:
+    """Accepting needs the clinician's word that the medical evaluation took place: no screening
+    conversation is recorded as held (an offer that lapsed was evaluated before it was made)."""
+    return application.status != Status.LAPSED and not screening.conversation_held(application)
 
 
 def confirm_by(cohort: Cohort, now: datetime) -> datetime:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from .. import calendar, outbox
+from .. import calendar, clock, outbox
 from ..models import Application, Meeting, ScreeningSlot
 from ..status import SEAT_HOLDING, Status
 from . import seats
@@ -102,6 +102,12 @@ def _conversation(kind: str, slot: ScreeningSlot, application: Application, even
                    attachments=[calendar.screening_attachment(slot, application, method, True)], **context)
 
 
+def times_open(application: Application) -> bool:
+    """New times to talk are published: someone invited who has not booked hears of it, once a day."""
+    key = f"application:{application.id}:times_open:{clock.now().date().isoformat()}"
+    return outbox.enqueue("times_open", application.email, key, application=application) is not None
+
+
 def conversation_booked(slot: ScreeningSlot, previous: ScreeningSlot | None) -> None:
     """A time is booked (perhaps instead of an earlier one, whose event is cancelled too)."""
     application = slot.application
@@ -116,5 +122,6 @@ def conversation_moved(slot: ScreeningSlot, before: datetime) -> None:
 
 
 def conversation_cancelled(slot: ScreeningSlot, by_clinician: bool, tell_applicant: bool = True) -> None:
+    """Cancelled ahead of time, or (a clinician's word) it did not take place: missed."""
     _conversation("conversation_cancelled", slot, slot.application, "cancelled", calendar.CANCEL,
-                  tell_applicant=tell_applicant, by_clinician=by_clinician)
+                  tell_applicant=tell_applicant, by_clinician=by_clinician, missed=slot.starts_at <= clock.now())

@@ -30,8 +30,16 @@ def add_slots(clinician: Admin, starts_at: datetime, minutes: int, count: int, m
     db.session.flush()
     audit.record("screening slots added", admin=admin,
                  detail=f"{count} × {minutes} min from {slots[0].local_start:%Y-%m-%d %H:%M} ({clinician.display_name})")
+    for application in waiting_for_a_time():
+        notifications.times_open(application)
     db.session.commit()
     return slots
+
+
+def waiting_for_a_time() -> list[Application]:
+    """Applicants invited to talk who have no time booked and have not talked yet."""
+    invited = db.session.scalars(sa.select(Application).where(Application.status == Status.SCREENING))
+    return [application for application in invited if not conversations(application)]
 
 
 def open_slots() -> list[ScreeningSlot]:
@@ -60,6 +68,12 @@ def booking(application: Application) -> ScreeningSlot | None:
     """The conversation this application has booked that is still ahead (or under way), if any."""
     now = clock.now()
     return next((slot for slot in conversations(application) if slot.held_at is None and slot.ends_at > now), None)
+
+
+def conversations_had(application: Application) -> list[ScreeningSlot]:
+    """The booked conversations whose time has passed, recorded as held or not."""
+    now = clock.now()
+    return [slot for slot in conversations(application) if slot.ends_at <= now]
 
 
 def conversation_held(application: Application) -> bool:

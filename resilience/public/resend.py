@@ -1,7 +1,9 @@
 """A lost status link: the applicant gives the address they applied with, and we email it
 every status link it has. The page answers the same whether or not we know the address,
 so it never tells anyone who has applied."""
-from flask import render_template, request
+import time
+
+from flask import current_app, render_template, request
 
 from .. import enrolment
 from ..extensions import limiter
@@ -14,7 +16,9 @@ from .forms import ResendForm
 def resend_status():
     form = ResendForm()
     if request.method == "POST" and form.validate():
+        started = time.monotonic()
         enrolment.send_status_links(form.email.data)
+        time.sleep(max(0.0, current_app.config["RESEND_ANSWER_SECONDS"] - (time.monotonic() - started)))
         # A fresh, empty form: nothing on the page may differ between a known address and an unknown one.
         return render_template("public/resend.html", form=ResendForm(formdata=None), sent=True)
     return render_template("public/resend.html", form=form, sent=False), 422 if form.errors else 200
