@@ -103,7 +103,7 @@ def periodic(loop, every):
     while True:
         try:
             done = enrolment.run_due_work()
-        except Exception:  # noqa: BLE001  (a locked database, say: the next run tries again)
+        except Exception:  # a locked database, say: the next run tries again
             if not loop:
                 raise
             current_app.logger.exception("Periodic work failed; trying again in %g s.", every)

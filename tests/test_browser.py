@@ -358,7 +358,7 @@ def test_booking_a_time_with_htmx_updates_the_page_in_place(app, page, server, m
     from resilience.status import Status
 
     make_admin()
-    first, second = _slots(app, 48, 2)
+    _slots(app, 48, 2)
     token = _token(app, make_application(make_cohort(), status=Status.SCREENING, first_name="Maya"))
     page.goto(f"{server}/status/{token}")
     page.evaluate("window.reloaded = false")  # gone if the page reloads
