@@ -101,18 +101,13 @@ def periodic(loop, every):
     """Do everything time-driven that is due: meeting reminders, confirm-by reminders,
     lapsing offers. Idempotent: safe from cron every few minutes."""
     while True:
-        try:
-            done = enrolment.run_due_work()
-        except Exception:  # a locked database, say: the next run tries again
-            if not loop:
-                raise
-            current_app.logger.exception("Periodic work failed; trying again in %g s.", every)
-            done = None
-        finally:
-            db.session.remove()
-        if done is not None and (done or not loop):  # a loop speaks only when it did something
+        done = enrolment.run_due_work()
+        db.session.remove()
+        if done or not loop:  # a loop speaks only when it did something
             click.echo(f"{clock.now():%Y-%m-%d %H:%M} UTC: {done}.")
         if not loop:
+            if done.failed:
+                raise click.exceptions.Exit(1)  # cron mails the operator
             return
         try:
             time.sleep(every)

@@ -23,8 +23,8 @@ def app_config(tmp_path):
         # RESILIENCE_TEST_DATABASE_URL runs the suite on another database, e.g. PostgreSQL.
         "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
-        "RESEND_ANSWER_SECONDS": 0,  # test_resend.py checks the lost-link page's steady pace itself  # tests post far more than any person would; see test_rate_limits.py
+        "RATELIMIT_ENABLED": False,  # tests post far more than any person would; see test_rate_limits.py
+        "RESEND_ANSWER_SECONDS": 0,  # test_resend.py checks the lost-link page's steady pace itself
         "NOW": NOW,
         # One iteration: signing in is not what these tests measure (production uses scrypt).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",

@@ -421,3 +421,15 @@ def test_an_offer_in_a_cohort_under_way_gets_no_time_limit_from_the_upgrade(bare
         assert db.session.get(Application, people["accepted"]["id"]).confirm_by_at is None
     bare_app.config["NOW"] = NOW + timedelta(days=30)
     assert "0 offer(s) lapsed" in bare_app.test_cli_runner().invoke(args=["periodic"]).output
+
+
+def test_an_old_offer_in_a_cohort_starting_within_the_grace_gets_no_time_limit(bare_app):
+    people = build_previous_release(bare_app)
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE meeting SET starts_at = :at, ends_at = :at"), {"at": NOW + timedelta(hours=2)})
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(Application, people["accepted"]["id"]).confirm_by_at is None
+        assert db.session.get(Application, people["enrolled"]["id"]).confirm_by_at is None  # it had no day
+    bare_app.config["NOW"] = NOW + timedelta(hours=3)
+    assert "0 offer(s) lapsed" in bare_app.test_cli_runner().invoke(args=["periodic"]).output

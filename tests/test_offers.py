@@ -192,27 +192,37 @@ def test_an_applicant_cannot_put_themselves_on_the_waitlist_before_a_decision(ap
     assert mail(app) == []
 
 
-def test_a_failed_run_of_the_periodic_loop_does_not_stop_the_next_ones(app, runner, monkeypatch, caplog):
-    import time
-
+def test_a_failing_part_of_periodic_does_not_hold_up_the_others(app, runner, make_cohort, make_application,
+                                                                 monkeypatch, caplog):
+    """Reminders that keep failing (a broken template, say) must not stop offers from lapsing."""
     from sqlalchemy.exc import OperationalError
 
-    from resilience import enrolment as rules
+    from resilience.enrolment import meetings
 
-    runs, real = [], rules.run_due_work
+    def broken():
+        raise OperationalError("SELECT …", {}, Exception("database is locked"))
 
-    def flaky():
-        runs.append(len(runs))
-        if len(runs) == 1:
-            raise OperationalError("UPDATE …", {}, Exception("database is locked"))
-        return real()
+    monkeypatch.setattr(meetings, "send_reminders", broken)
+    application_id = make_application(make_cohort(), status="accepted", accepted_at=NOW - timedelta(days=6),
+                                      confirm_by_at=NOW - timedelta(days=1))
+    result = runner.invoke(args=["periodic"])
+    assert result.exit_code == 1  # cron tells the operator
+    assert "1 offer(s) lapsed; failed: meeting reminders (see the log)" in result.output
+    assert "Periodic meeting reminders failed" in caplog.text
+    with app.app_context():
+        assert db.session.get(Application, application_id).status == "lapsed"
+
+
+def test_the_periodic_loop_keeps_going_until_stopped(app, runner, monkeypatch):
+    import time
+
+    calls = []
 
     def sleep(seconds):
-        if len(runs) >= 2:
-            raise KeyboardInterrupt  # Ctrl-C after the second run
+        calls.append(seconds)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C during the second wait
 
-    monkeypatch.setattr(rules, "run_due_work", flaky)
     monkeypatch.setattr(time, "sleep", sleep)
-    result = runner.invoke(args=["periodic", "--loop", "--every", "0"])
-    assert runs == [0, 1] and result.exit_code == 0 and "Stopped." in result.output
-    assert "Periodic work failed" in caplog.text
+    result = runner.invoke(args=["periodic", "--loop", "--every", "7"])
+    assert result.exit_code == 0 and calls == [7, 7] and result.output.endswith("Stopped.\n")

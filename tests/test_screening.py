@@ -394,20 +394,20 @@ def test_a_page_left_open_cannot_cancel_a_past_conversation_or_book_a_second_aft
     assert slot_holder(app, second) is None
 
 
-def test_publishing_times_tells_those_still_waiting_for_one_once_a_day(
+def test_publishing_times_when_none_were_open_tells_those_still_waiting_for_one(
         app, make_admin, client, make_cohort, make_application):
     make_admin()
     _, path = invited(app, make_cohort, make_application, email="waiting@example.org")
     assert "We will email you as soon as new ones are added." in page_of(client, path)
-    _, booked_path = invited(app, make_cohort, make_application, email="booked@example.org")
-    [first] = publish(app, count=1)
-    book(client, booked_path, first)
-    publish(app, count=1, starts_at=MONDAY_9AM + timedelta(hours=3))  # a second batch the same day: no more
-    assert sorted(m["to"] for m in mail(app, "times_open")) == ["booked@example.org", "waiting@example.org"]
+    make_application(make_cohort(starts_on=NOW.date() - timedelta(days=120), application_deadline=None),
+                     status="screening", email="finished@example.org")  # a cohort long over: not told
+    publish(app, count=1)
+    assert [(m["to"], m["subject"]) for m in mail(app, "times_open")] == [
+        ("waiting@example.org", "New times to talk with us")]
+    publish(app, count=1, starts_at=MONDAY_9AM + timedelta(hours=3))  # times were open already: no more
     app.config["NOW"] = NOW + timedelta(days=1)
-    publish(app, count=1, starts_at=MONDAY_9AM + timedelta(hours=5))  # the next day: only those still waiting
-    assert [m["to"] for m in mail(app, "times_open")][2:] == ["waiting@example.org"]
-    assert mail(app, "times_open")[0]["subject"] == "New times to talk with us"
+    publish(app, count=1, starts_at=MONDAY_9AM + timedelta(hours=5))
+    assert len(mail(app, "times_open")) == 1
 
 
 def test_a_conversation_that_did_not_take_place_lets_the_applicant_book_again(
@@ -422,3 +422,20 @@ def test_a_conversation_that_did_not_take_place_lets_the_applicant_book_again(
     [missed] = mail(app, "conversation_cancelled", "maya@example.org")
     assert "We did not manage to talk on Monday, November 30, 2026, and that is all right" in missed["text"]
     assert "Choose a time to talk" in page_of(client, path)
+
+
+def test_only_a_conversation_that_is_over_for_someone_still_invited_can_be_called_missed(
+        app, make_admin, client, make_cohort, make_application):
+    make_admin()
+    [first] = publish(app, count=1)
+    application_id, path = invited(app, make_cohort, make_application)
+    book(client, path, first)
+    app.config["NOW"] = MONDAY_9AM + timedelta(minutes=10)  # under way
+    with app.app_context(), pytest.raises(enrolment.RefusedChange, match="slot_past"):
+        enrolment.cancel_booking(first, admin=clinician_admin(app))
+    app.config["NOW"] = MONDAY_9AM + timedelta(hours=2)
+    with app.app_context():
+        enrolment.change_status(application_id, Status.WAITLISTED, admin=clinician_admin(app))
+        with pytest.raises(enrolment.RefusedChange, match="slot_past"):
+            enrolment.cancel_booking(first, admin=clinician_admin(app))
+    assert slot_holder(app, first) == application_id

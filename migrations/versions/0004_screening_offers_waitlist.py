@@ -4,8 +4,9 @@
   that keeps one active application per person and cohort name them.
 - screening_slot: the times clinicians offer for a screening conversation.
 - An offer's confirm-by becomes a moment (confirm_by_at): an offer to confirm "by
-  December 4" now lasts until the end of that day in the cohort's time zone, and at least
-  three days from the upgrade; an offer in a cohort already under way has no time limit.
+  December 4" now lasts until the end of that day in the cohort's time zone, and an open
+  offer at least three days from the upgrade; an offer in a cohort that starts sooner, or is
+  under way, has no time limit.
 - application: when invited and lapsed, the waitlist order (those already waiting are ranked
   by time of application), and the calendar sequence; cohort: how many days an offer waits
   (5); meeting: a join link.
@@ -97,22 +98,23 @@ def upgrade():
         batch.add_column(sa.Column("calendar_sequence", sa.Integer(), server_default="0", nullable=False))
 
     # "Confirm by December 4" meant until that day ended where the cohort meets. Offers now
-    # lapse by themselves, so none may lapse the moment the upgrade is done: an offer whose day
-    # has passed gets a few more days (and its reminder), and an offer in a cohort already under
-    # way (its person may be taking part) gets no time limit: the clinicians settle it.
+    # lapse by themselves, so none may lapse the moment the upgrade is done: an open offer gets
+    # at least three more days (and its reminder), and one in a cohort that starts before then,
+    # or is already under way (its person may be taking part), gets no time limit: the
+    # clinicians settle it.
     bind, now = op.get_bind(), clock.now().replace(tzinfo=None)
     zones = dict(bind.execute(sa.select(cohort.c.id, cohort.c.timezone)).all())
     starts = dict(bind.execute(sa.select(meeting.c.cohort_id, sa.func.min(meeting.c.starts_at))
                                .group_by(meeting.c.cohort_id)).all())
-    for row in bind.execute(sa.select(application.c.id, application.c.cohort_id, application.c.confirm_by)
-                            .where(application.c.confirm_by.is_not(None), application.c.status == "accepted")).all():
+    for row in bind.execute(sa.select(application.c.id, application.c.cohort_id, application.c.confirm_by,
+                                      application.c.status).where(application.c.confirm_by.is_not(None))).all():
         end_of_day = datetime.combine(row.confirm_by + timedelta(days=1), time(0), ZoneInfo(zones[row.cohort_id]))
-        confirm_by_at = max(end_of_day.astimezone(timezone.utc).replace(tzinfo=None), now + PASSED_OFFER_GRACE)
-        first = starts.get(row.cohort_id)
-        if first is not None and _naive(first) <= now:
-            confirm_by_at = None
-        elif first is not None:
-            confirm_by_at = min(confirm_by_at, _naive(first))
+        confirm_by_at = end_of_day.astimezone(timezone.utc).replace(tzinfo=None)
+        if row.status == "accepted":  # an offer still open: it will lapse, but not on the spot
+            first = starts.get(row.cohort_id)
+            confirm_by_at = max(confirm_by_at, now + PASSED_OFFER_GRACE)
+            if first is not None and _naive(first) < confirm_by_at:
+                confirm_by_at = None  # the cohort is under way, or starts before the grace is over
         bind.execute(application.update().where(application.c.id == row.id).values(confirm_by_at=confirm_by_at))
     with op.batch_alter_table("application") as batch:
         batch.drop_column("confirm_by")

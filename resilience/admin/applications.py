@@ -65,6 +65,7 @@ def _detail(application: Application, refusal: str | None = None, done: str | No
         "waitlist_position": enrolment.waitlist_position(application),
         "open_slot_count": len(enrolment.open_slots()),
         "slot_forms": slot_forms,
+        "conversation_missed": enrolment.conversation_missed,
         "now": clock.now(),
     }
 

@@ -28,7 +28,8 @@ def screening():
               "them now.", "success")
         return redirect(url_for(".screening"), 303)
     return render_template("admin/screening.html", form=form, slots=enrolment.slots_for_clinicians(),
-                           slot_forms=slot_forms, now=clock.now()), 422 if form.errors else 200
+                           slot_forms=slot_forms, conversation_missed=enrolment.conversation_missed, now=clock.now()), \
+        422 if form.errors else 200
 
 
 def slot_forms(slot: ScreeningSlot) -> tuple[HeldForm, SlotMoveForm]:

@@ -5,6 +5,7 @@ clinicians are told who is next on the waitlist and decide."""
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from .. import clock, database
 from ..extensions import db
@@ -40,6 +41,10 @@ def lapse_offers() -> int:
         try:
             decisions.change_status(application_id, Status.LAPSED, actor="system")
         except RefusedChange:  # confirmed or changed a moment ago
+            continue
+        except Exception:  # noqa: BLE001  (one offer that cannot lapse must not hold up the others)
+            db.session.rollback()
+            current_app.logger.exception("lapse failed: %s", application_id)
             continue
         lapsed += 1
     return lapsed

@@ -1,25 +1,40 @@
 """Everything time-driven, in one call for cron (`flask --app resilience periodic`): safe to run
-every few minutes, since each part does only what is due and each email is sent once."""
-from dataclasses import dataclass
+every few minutes, since each part does only what is due and each email is sent once. One part
+failing (a locked database, a broken template) neither stops the others nor hides: it is
+logged and named in the result, and the next run tries again."""
+from dataclasses import dataclass, field
 
+from flask import current_app
+
+from ..extensions import db
 from . import meetings, offers
 
 
-@dataclass(frozen=True)
+@dataclass
 class DueWork:
-    meeting_reminders: int
-    offer_reminders: int
-    offers_lapsed: int
+    meeting_reminders: int = 0
+    offer_reminders: int = 0
+    offers_lapsed: int = 0
+    failed: list[str] = field(default_factory=list)  # the parts that could not run
 
     def __bool__(self) -> bool:
-        return any((self.meeting_reminders, self.offer_reminders, self.offers_lapsed))
+        return any((self.meeting_reminders, self.offer_reminders, self.offers_lapsed, self.failed))
 
     def __str__(self) -> str:
-        return (f"{self.meeting_reminders} meeting reminder(s), {self.offer_reminders} confirm-by reminder(s) "
+        done = (f"{self.meeting_reminders} meeting reminder(s), {self.offer_reminders} confirm-by reminder(s) "
                 f"queued; {self.offers_lapsed} offer(s) lapsed")
+        return done + (f"; failed: {', '.join(self.failed)} (see the log)" if self.failed else "")
 
 
 def run_due_work() -> DueWork:
-    # Reminders first: an offer that lapses in this very run was already reminded in earlier runs.
-    return DueWork(meeting_reminders=meetings.send_reminders(), offer_reminders=offers.remind_offers(),
-                   offers_lapsed=offers.lapse_offers())
+    work = DueWork()
+    # Reminders first: an offer that lapses in a run was reminded in earlier runs.
+    for name, part in (("meeting_reminders", meetings.send_reminders), ("offer_reminders", offers.remind_offers),
+                       ("offers_lapsed", offers.lapse_offers)):
+        try:
+            setattr(work, name, part())
+        except Exception:  # noqa: BLE001  (logged and reported; the other parts still run)
+            db.session.rollback()
+            current_app.logger.exception("Periodic %s failed", name.replace("_", " "))
+            work.failed.append(name.replace("_", " "))
+    return work

@@ -14,6 +14,7 @@ from ..models import Admin, Application, Note, ScreeningSlot
 from ..refusals import RefusedChange
 from ..status import Status
 from . import audit, notifications
+from .cohorts import local_today
 from .seats import lock_application
 
 RECENT = timedelta(days=14)  # how far back the clinicians' list reaches, for recording conversations
@@ -21,8 +22,10 @@ RECENT = timedelta(days=14)  # how far back the clinicians' list reaches, for re
 
 def add_slots(clinician: Admin, starts_at: datetime, minutes: int, count: int, mode: str, place: str | None,
               timezone: str, admin: Admin) -> list[ScreeningSlot]:
-    """Publish `count` back-to-back slots of `minutes` each, the first at starts_at."""
+    """Publish `count` back-to-back slots of `minutes` each, the first at starts_at. If no time
+    was open, those invited who are still waiting for one are told (their page promised it)."""
     database.begin_write()
+    none_open = not open_slots()
     slots = [ScreeningSlot(admin=clinician, starts_at=starts_at + timedelta(minutes=minutes * n), minutes=minutes,
                            mode=mode, place=place or None, timezone=timezone, created_at=clock.now())
              for n in range(count)]
@@ -30,16 +33,20 @@ def add_slots(clinician: Admin, starts_at: datetime, minutes: int, count: int, m
     db.session.flush()
     audit.record("screening slots added", admin=admin,
                  detail=f"{count} × {minutes} min from {slots[0].local_start:%Y-%m-%d %H:%M} ({clinician.display_name})")
-    for application in waiting_for_a_time():
-        notifications.times_open(application)
+    if none_open:
+        for application in waiting_for_a_time():
+            notifications.times_open(application)
     db.session.commit()
     return slots
 
 
 def waiting_for_a_time() -> list[Application]:
-    """Applicants invited to talk who have no time booked and have not talked yet."""
-    invited = db.session.scalars(sa.select(Application).where(Application.status == Status.SCREENING))
-    return [application for application in invited if not conversations(application)]
+    """Applicants invited to talk, for cohorts still ahead, who have never booked a time."""
+    booked = sa.select(ScreeningSlot.id).where(ScreeningSlot.application_id == Application.id).exists()
+    invited = db.session.scalars(sa.select(Application).join(Application.cohort)
+                                 .where(Application.status == Status.SCREENING, ~booked)
+                                 .options(selectinload(Application.cohort)))
+    return [application for application in invited if local_today(application.cohort) < application.cohort.starts_on]
 
 
 def open_slots() -> list[ScreeningSlot]:
@@ -110,9 +117,8 @@ def book(application_id: int, slot_id: int) -> ScreeningSlot:
 
 
 def cancel_booking(slot_id: int, *, application_id: int | None = None, admin: Admin | None = None) -> None:
-    """The applicant (their own booking, still ahead) or a clinician (any booking, also one
-    that did not take place) cancels a booked conversation; the slot is open again and both
-    sides are told."""
+    """The applicant (their own booking, still ahead) or a clinician (a booking still ahead, or
+    one that did not take place) cancels a booked conversation; both sides are told."""
     database.begin_write()
     with database.rollback_on(RefusedChange):
         slot = _locked(slot_id)
@@ -120,7 +126,7 @@ def cancel_booking(slot_id: int, *, application_id: int | None = None, admin: Ad
             raise RefusedChange("not_your_booking" if application_id else "not_booked")
         if slot.held_at is not None:
             raise RefusedChange("slot_held")
-        if application_id is not None and slot.starts_at <= clock.now():
+        if slot.starts_at <= clock.now() and not (application_id is None and conversation_missed(slot)):
             raise RefusedChange("slot_past")
     _release(slot, by=admin)
     db.session.commit()
@@ -191,6 +197,13 @@ def record_held(slot_id: int, admin: Admin, note: str) -> ScreeningSlot:
         audit.record("screening held", admin=admin, application=slot.application, detail=_when(slot))
     db.session.commit()
     return slot
+
+
+def conversation_missed(slot: ScreeningSlot) -> bool:
+    """A clinician may say a booked conversation did not take place (so the applicant, still
+    invited, books again): its time is over and it is not recorded as held."""
+    return (slot.application is not None and slot.ends_at <= clock.now() and slot.held_at is None
+            and slot.application.status == Status.SCREENING)
 
 
 def _locked(slot_id: int) -> ScreeningSlot:

@@ -227,6 +227,7 @@ def _status_page(application, form=None, status=200):
             can_withdraw=Status.WITHDRAWN in enrolment.allowed_changes(application, actor="applicant"),
             open_slots=open_slots, booking=enrolment.booking(application),
             talked=enrolment.conversations_had(application), offer_passed=enrolment.offer_passed(application),
+            evaluated=application.accepted_at is not None or not enrolment.asks_evaluation(application),
             has_seat=application.status in SEAT_HOLDING,
             later_cohorts=[c for c in enrolment.open_cohorts() if c.id != cohort.id],
             position=enrolment.waitlist_position(application), seats=enrolment.availability(cohort),
