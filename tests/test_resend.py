@@ -173,3 +173,9 @@ def test_the_answer_takes_as_long_for_a_known_address_as_for_an_unknown_one(app,
         started = time.monotonic()
         assert client.post("/status/resend", data={"email": email}).status_code == 200
         assert time.monotonic() - started >= 0.3, email
+
+
+def test_a_status_link_that_finds_nothing_points_to_this_page(client):
+    page = " ".join(client.get("/status/" + "x" * 43).get_data(as_text=True).split())
+    assert "we can email it to you again" in page and 'href="/status/resend"' in page
+    assert "email it to you again" not in " ".join(client.get("/no-such-page").get_data(as_text=True).split())
