@@ -1,7 +1,7 @@
 """RESILIENCE_NOW: outside production it sets the clock of the whole site and of `periodic`,
 to preview a cohort's later weeks; production, and a time that cannot be read, refuse it."""
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from conftest import answers
@@ -93,7 +93,7 @@ def test_periodic_lapses_offers_on_the_given_clock(monkeypatch, tmp_path):
 def test_the_given_clock_runs_on_from_there(monkeypatch, tmp_path):
     """A preview behaves like those days: an email due in a minute is sent a minute later."""
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from resilience import clock
 
@@ -101,7 +101,7 @@ def test_the_given_clock_runs_on_from_there(monkeypatch, tmp_path):
     with app.app_context():
         first = clock.now()
         time.sleep(0.05)
-        assert datetime(2027, 1, 20, 15, 0, tzinfo=timezone.utc) <= first < clock.now() < first + timedelta(seconds=5)
+        assert datetime(2027, 1, 20, 15, 0, tzinfo=UTC) <= first < clock.now() < first + timedelta(seconds=5)
 
 
 def test_production_refuses_a_pretend_clock(monkeypatch, tmp_path):

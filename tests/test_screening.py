@@ -3,7 +3,7 @@ of the clinicians' times on their status page, either side moves or cancels it, 
 clinician records it as held before deciding."""
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from resilience.extensions import db
 from resilience.models import Admin, Application, ScreeningSlot
 from resilience.status import Status
 
-MONDAY_9AM = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)  # 9:00 am in New York
+MONDAY_9AM = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 9:00 am in New York
 MONDAY_9AM_WORDS = "Monday, November 30, 2026, 9:00 – 9:30 am EST"
 
 

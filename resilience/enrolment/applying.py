@@ -59,11 +59,8 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
     if earlier is not None:
         db.session.rollback()
         return earlier, False
-    try:
+    with database.rollback_on(ApplicationRefused):  # releases the write lock
         check_can_apply(cohort)
-    except ApplicationRefused:
-        db.session.rollback()  # release the write lock
-        raise
     existing = active_application(cohort, fields["email"])
     if existing is not None and submission_id and existing.submission_id == submission_id:
         db.session.rollback()  # this very form, whose first copy was stored a moment ago

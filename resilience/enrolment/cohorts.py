@@ -127,9 +127,9 @@ def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:
     database.begin_write()
     cohort = seats.lock_cohort(cohort_id)
     taken = seats.seats_taken(cohort)
-    if fields["capacity"] < taken:
-        db.session.rollback()
-        raise RefusedChange("below_seats_taken", taken=taken)
+    with database.rollback_on(RefusedChange):
+        if fields["capacity"] < taken:
+            raise RefusedChange("below_seats_taken", taken=taken)
     for name, value in fields.items():
         setattr(cohort, name, value)
     audit.record("cohort changed", admin=admin, cohort=cohort, detail=cohort.title)

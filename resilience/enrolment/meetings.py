@@ -65,7 +65,7 @@ def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str
     cohort_id = cohort.id
     database.begin_write()
     meetings = db.session.scalars(sa.select(Meeting).where(Meeting.cohort_id == cohort_id)).all()
-    try:
+    with database.rollback_on(RefusedChange):
         if {meeting.id for meeting in meetings} != set(changes):
             raise RefusedChange("meetings_changed")
         changed = 0
@@ -76,9 +76,6 @@ def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str
             if join_url != meeting.join_url:
                 meeting.join_url = join_url
                 audit.record("join link changed", admin=admin, cohort=meeting.cohort, detail=meeting.name)
-    except RefusedChange:
-        db.session.rollback()
-        raise
     db.session.commit()
     return changed
 

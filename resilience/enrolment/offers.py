@@ -35,7 +35,6 @@ def lapse_offers() -> int:
     """Let every offer whose confirm-by time has passed lapse (freeing its seat); returns how many."""
     due = db.session.scalars(sa.select(Application.id).where(
         Application.status == Status.ACCEPTED, Application.confirm_by_at <= clock.now())).all()
-    db.session.rollback()
     lapsed = 0
     for application_id in due:
         try:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .. import database
 from ..extensions import db
-from ..models import Application, Cohort
+from ..models import Admin, Application, Cohort
 from ..refusals import RefusedChange
 from ..status import SEAT_HOLDING, Status
 from . import audit
@@ -113,15 +113,15 @@ def participants(cohort: Cohort, statuses=SEAT_HOLDING) -> list[Application]:
     ))
 
 
-def move_in_waitlist(cohort_id: int, application_id: int, steps: int, admin) -> int | None:
+def move_in_waitlist(cohort_id: int, application_id: int, steps: int, admin: Admin) -> int:
     """A clinician moves someone up (steps < 0) or down the cohort's waitlist, under the
     cohort's lock; everyone on it is then ranked in the new order. Returns the new place."""
     database.begin_write()
     lock_cohort(cohort_id)
     line = [person.id for person in waitlists_by_cohort([cohort_id])[cohort_id]]
-    if application_id not in line:
-        db.session.rollback()
-        raise RefusedChange("not_waitlisted")
+    with database.rollback_on(RefusedChange):
+        if application_id not in line:
+            raise RefusedChange("not_waitlisted")
     place = min(max(line.index(application_id) + steps, 0), len(line) - 1)
     line.remove(application_id)
     line.insert(place, application_id)
