@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock, program, questions, sealing
 from .extensions import db
-from .status import ACTIVE, OutboxStatus, Status
+from .status import ACTIVE, AttendanceMark, OutboxStatus, Status
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -197,9 +197,14 @@ class Application(db.Model):
     waitlist_rank: Mapped[int | None]
     # Raised with each calendar invite or cancellation sent, so the next one replaces it.
     calendar_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How many answers need a clinician's attention (which ones stays sealed); set with the answers.
+    attention: Mapped[int] = mapped_column(default=0, server_default="0", index=True)
+    # The clinician who looks after this application, if one was chosen.
+    assigned_admin_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin.id"), index=True)
 
     cohort: Mapped[Cohort] = relationship(back_populates="applications")
     notes: Mapped[list[Note]] = relationship(back_populates="application", order_by="Note.created_at")
+    assigned_to: Mapped[Admin | None] = relationship()
 
     __table_args__ = (
         # One active application per person per cohort, even when two requests race.
@@ -212,6 +217,11 @@ class Application(db.Model):
             postgresql_where=sa.text(one_of("status", ACTIVE)),
         ),
     )
+
+    @validates("answers")
+    def _count_attention(self, key, answers):
+        self.attention = questions.attention_count(answers or {})
+        return answers
 
     @property
     def full_name(self) -> str:
@@ -354,3 +364,39 @@ class AuditEvent(db.Model):
     admin: Mapped[Admin | None] = relationship()
     application: Mapped[Application | None] = relationship()
     cohort: Mapped[Cohort | None] = relationship()
+
+
+class Message(db.Model):
+    """A clinician's words to one applicant, or to every enrolled participant of a cohort
+    (application empty); the body is encrypted like the answers. Sent through the outbox."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(sa.ForeignKey("admin.id"), index=True)
+    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohort.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("application.id"), index=True)
+    # The decision this message came with (an offer, say), or empty for a message on its own.
+    decision: Mapped[Status | None] = mapped_column(status_type(Status, "decision", 20, checked=False))
+    body: Mapped[str] = mapped_column(SealedJSON)
+    recipients: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    admin: Mapped[Admin] = relationship()
+    cohort: Mapped[Cohort] = relationship()
+    application: Mapped[Application | None] = relationship()
+
+
+class Attendance(db.Model):
+    """Whether an enrolled participant came to one meeting, as a clinician marked it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting.id"), index=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id"), index=True)
+    mark: Mapped[AttendanceMark] = mapped_column(status_type(AttendanceMark, "mark", 10))
+    admin_id: Mapped[int] = mapped_column(sa.ForeignKey("admin.id"))  # who marked it last
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    meeting: Mapped[Meeting] = relationship()
+    application: Mapped[Application] = relationship()
+    admin: Mapped[Admin] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "application_id"),)

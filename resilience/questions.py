@@ -33,6 +33,7 @@ class Question:
     # people's details out of the browser's autofill history.
     autocomplete: str | None = None
     attention: tuple[str, ...] = ()  # answers a clinician should not miss
+    why: str = ""  # why such an answer needs a clinician, in a few words
 
     @property
     def required_message(self) -> str | None:
@@ -58,8 +59,8 @@ def _private(**kwargs) -> dict:
     return {"autocomplete": "off", **kwargs}
 
 
-def _health(name: str, label: str) -> Question:
-    return Question(name, label, CHOICE, attention=WORRYING)
+def _health(name: str, label: str, why: str) -> Question:
+    return Question(name, label, CHOICE, attention=WORRYING, why=why)
 
 
 SECTIONS = (
@@ -79,10 +80,10 @@ SECTIONS = (
     )),
     Section("logistics", "Dates and getting home", SEALED, (
         Question("attend_all", "Can you attend all ten meetings on the dates listed?", CHOICE,
-                 attention=("no", "unsure")),
+                 attention=("no", "unsure"), why="The group needs everyone at every meeting."),
         Question("ride_home", "After each ketamine session, can a sober adult you trust take you home?", CHOICE,
                  hint="You may not drive, cycle or take a taxi alone until the next day.",
-                 attention=("no", "unsure")),
+                 attention=("no", "unsure"), why="No one goes home alone after a ketamine session."),
         Question("logistics_notes", "Anything about dates, travel or access needs we should know? (optional)",
                  LONG_TEXT, required=False, max_length=1000),
     ), intro="The group needs everyone at every meeting, and each ketamine session ends with a ride home. "
@@ -99,17 +100,25 @@ SECTIONS = (
     ), intro="Who supports you outside the group. We contact your providers only with your permission, "
              "and your emergency contact only in an emergency."),
     Section("health", "Health screen", SEALED, (
-        _health("pregnant", "Are you pregnant, trying to become pregnant, or breastfeeding?"),
-        _health("blood_pressure", "Do you have high blood pressure that is not well controlled?"),
-        _health("heart", "Have you had heart disease, a heart attack, a stroke or an aneurysm?"),
+        _health("pregnant", "Are you pregnant, trying to become pregnant, or breastfeeding?",
+                "Ketamine is not given in pregnancy or while breastfeeding."),
+        _health("blood_pressure", "Do you have high blood pressure that is not well controlled?",
+                "Ketamine raises blood pressure for a while."),
+        _health("heart", "Have you had heart disease, a heart attack, a stroke or an aneurysm?",
+                "Ketamine raises heart rate and blood pressure."),
         _health("psychosis", "Have you ever had psychosis or mania, or a diagnosis of schizophrenia "
-                             "or bipolar disorder?"),
-        _health("substance_use", "Have you had problems with ketamine, alcohol or other substances?"),
-        _health("liver", "Do you have liver disease?"),
+                             "or bipolar disorder?",
+                "Ketamine can bring on psychosis or mania."),
+        _health("substance_use", "Have you had problems with ketamine, alcohol or other substances?",
+                "Ketamine can be misused; plan support with them."),
+        _health("liver", "Do you have liver disease?", "The liver clears ketamine."),
         _health("raised_pressure", "Have you been told you have raised pressure in your eyes "
-                                   "(such as glaucoma) or in your head?"),
-        _health("thyroid", "Do you have an overactive thyroid that is not well controlled?"),
-        _health("anaesthesia_reaction", "Have you had a bad reaction to ketamine or to anaesthesia before?"),
+                                   "(such as glaucoma) or in your head?",
+                "Ketamine raises pressure in the eyes and head."),
+        _health("thyroid", "Do you have an overactive thyroid that is not well controlled?",
+                "Ketamine and an overactive thyroid both strain the heart."),
+        _health("anaesthesia_reaction", "Have you had a bad reaction to ketamine or to anaesthesia before?",
+                "A past reaction may happen again."),
         Question("medications", "Medications and supplements you take", LONG_TEXT,
                  required="Please list your medications, or write “none”.", max_length=2000,
                  **_private(hint="With doses if you know them. Write “none” if you take none.")),
@@ -188,6 +197,18 @@ def open_answers(envelope: dict) -> dict:
 
 def needs_attention(name: str, value) -> bool:
     return value in QUESTIONS[name].attention
+
+
+def attention_count(answers: dict) -> int:
+    """How many answers a clinician should not miss (kept in the clear so the list can show
+    and filter by it; which answers they are stays sealed)."""
+    return sum(1 for name in SEALED_FIELDS if needs_attention(name, answers.get(name)))
+
+
+def attention_rows(answers: dict) -> list[tuple[str, str, str]]:
+    """The answers that need a clinician, as (question, answer, why), in the form's order."""
+    return [(QUESTIONS[name].label, shown(name, answers.get(name)), QUESTIONS[name].why)
+            for name in SEALED_FIELDS if needs_attention(name, answers.get(name))]
 
 
 def shown(name: str, value) -> str:

@@ -61,6 +61,20 @@ APPLICANT_MAY = {
 }
 
 
+class AttendanceMark(StrEnum):
+    """Whether an enrolled participant was at a meeting, as a clinician marked it."""
+
+    def __new__(cls, value, label):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    ATTENDED = "attended", "Attended"
+    ABSENT = "absent", "Absent"
+    EXCUSED = "excused", "Excused"  # told the clinicians ahead, or a reason they accept
+
+
 class OutboxStatus(StrEnum):
     """Where one email is on its way out."""
 
