@@ -2,7 +2,8 @@
 
   auth          signing in and out; every other page needs a signed-in clinician
   applications  the list, one application, decisions, notes
-  cohorts       seats at a glance, cohorts and their meetings
+  dashboard     each cohort at a glance
+  cohorts       cohorts, their waitlist order and their meetings
   screening     screening times: publishing, moving, cancelling, recording as held
   exports       CSV downloads and the audit log
 """
@@ -21,4 +22,4 @@ def page_number() -> int:
     return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
-from . import applications, auth, cohorts, exports, screening  # noqa: E402,F401  (registers the routes)
+from . import applications, auth, cohorts, dashboard, exports, screening  # noqa: E402,F401  (registers the routes)

@@ -1,28 +1,11 @@
-"""Cohorts: seats at a glance, creating and editing cohorts, and moving their meetings."""
+"""Cohorts: their waitlist order, creating and editing cohorts, and moving their meetings."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import enrolment, formatting, outbox
+from .. import enrolment, formatting
 from ..models import Cohort
 from . import bp
 from .forms import CohortForm, MeetingsForm, WaitlistMoveForm
-
-
-@bp.get("/")
-def dashboard():
-    cohorts = enrolment.all_cohorts(with_meetings=True)
-    ids = [c.id for c in cohorts]
-    return render_template(
-        "admin/dashboard.html",
-        cohorts=cohorts,
-        holders=enrolment.seat_holders_by_cohort(ids),
-        counts=enrolment.status_counts_by_cohort(ids),
-        waitlists=enrolment.waitlists_by_cohort(ids),
-        closed={cohort.id: enrolment.closed_reason(cohort) for cohort in cohorts},
-        stages={cohort.id: enrolment.stage(cohort) for cohort in cohorts},
-        failed_messages=outbox.failed_messages(),
-        outbox_counts=outbox.backlog(),
-    )
 
 
 @bp.post("/cohorts/<slug>/waitlist")
