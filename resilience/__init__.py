@@ -2,6 +2,7 @@
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 from flask import Flask
@@ -21,6 +22,8 @@ DEFAULTS = {
     "PRACTICE_NAME": "Rediscovering Resilience",
     "CONTACT_EMAIL": "hello@example.org",
     "CRISIS_LINE": "988",
+    # The practice's own time zone: times not tied to a cohort (sign-ins, say) are shown in it.
+    "PRACTICE_TIMEZONE": "America/New_York",
     # Version of the consent wording on the form; stored with every application.
     "CONSENT_VERSION": "2026-11-26",
     "MAX_CONTENT_LENGTH": 256 * 1024,
@@ -105,6 +108,11 @@ def _configure(app: Flask, test_config: dict | None) -> None:
         "MAIL_DEFAULT_SENDER", f"{app.config['PRACTICE_NAME']} <{app.config['CONTACT_EMAIL']}>"
     )
     app.config["ADMIN_EMAILS"] = _email_list(app.config["ADMIN_EMAILS"])
+    try:
+        ZoneInfo(app.config["PRACTICE_TIMEZONE"])
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigurationError(f"RESILIENCE_PRACTICE_TIMEZONE {app.config['PRACTICE_TIMEZONE']!r} is not a "
+                                 "time zone: use a name such as America/New_York.") from None
 
     production = app.config.get("ENV") == "production"
     try:

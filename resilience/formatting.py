@@ -1,5 +1,5 @@
 """Jinja filters that write dates and times the way the practice speaks (US style)."""
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Flask
 
@@ -36,6 +36,16 @@ def ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
+def duration(length: timedelta) -> str:
+    """4 days and 3 hours, 1 day, 5 hours, or less than an hour (whole hours, rounded down)."""
+    days, hours = length.days, length.seconds // 3600
+    if length < timedelta(hours=1):
+        return "less than an hour"
+    parts = [f"{days} day{'s' if days != 1 else ''}" if days else "",
+             f"{hours} hour{'s' if hours != 1 else ''}" if hours else ""]
+    return " and ".join(part for part in parts if part)
+
+
 def zone_name(zone: str) -> str:
     """"America/New_York" -> "New York": a place people know, true in winter and summer alike."""
     return zone.rsplit("/", 1)[-1].replace("_", " ")
@@ -45,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(zone_name)
     app.add_template_filter(moment)
     app.add_template_filter(ordinal)
+    app.add_template_filter(duration)
     app.add_template_filter(long_date)
     app.add_template_filter(short_date)
     app.add_template_filter(clock_time)

@@ -46,6 +46,13 @@ class SealedJSON(sa.TypeDecorator):
         return None if value is None else sealing.unseal(value)
 
 
+class SealedText(SealedJSON):
+    """Text encrypted at rest with the site's data key, e.g. an email's body waiting in the
+    outbox. The column stays Text: only what is stored in it changes."""
+
+    cache_ok = True
+
+
 class SealedAnswers(SealedJSON):
     """An application's answers, sealed in an envelope that names the questions' version."""
 
@@ -287,8 +294,9 @@ class OutboxMessage(db.Model):
     dedupe_key: Mapped[str] = mapped_column(sa.String(300), unique=True)
     to_address: Mapped[str] = mapped_column(sa.String(254))
     subject: Mapped[str] = mapped_column(sa.String(300))
-    text_body: Mapped[str] = mapped_column(sa.Text)
-    html_body: Mapped[str] = mapped_column(sa.Text)
+    # The bodies may carry a clinician's words to one person: encrypted at rest like the answers.
+    text_body: Mapped[str] = mapped_column(SealedText)
+    html_body: Mapped[str] = mapped_column(SealedText)
     # [{"filename": ..., "content_type": ..., "content": text}], e.g. an .ics invite
     attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
     application_id: Mapped[int | None] = mapped_column(

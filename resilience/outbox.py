@@ -44,7 +44,8 @@ SUBJECTS = {
     Status.WITHDRAWN: "Your application has been withdrawn",
     "seat_freed": "A seat is free in the {{ cohort.title }}",
     "reminder": "Reminder: {{ meeting.neutral_name|lower }} on {{ meeting.local_start|short_date }}",
-    "meeting_moved": "New time for {{ meeting.neutral_name|lower }}",
+    "meeting_moved": "{{ 'New place' if before == meeting.local_start and before_end == meeting.local_end else "
+                     "'New time' }} for {{ meeting.neutral_name|lower }}",
     "status_link": "Your application is already with us",
     "status_links": "Your status link{{ 's' if applications|length > 1 }}",
     Status.ENROLLED: "Your place in the {{ cohort.title }} is confirmed",
@@ -59,6 +60,8 @@ SUBJECTS = {
                           "{% else %}New time for your conversation: {% endif %}{{ slot.local_start|short_date }}",
     "conversation_cancelled": "{% if for_clinician %}Screening conversation cancelled: {{ person.first_name }}"
                               "{% else %}Your conversation is cancelled{% endif %}",
+    "missed_meeting": "A participant missed a meeting: {{ person.first_name }}, {{ meeting.neutral_name|lower }}",
+    "message": "A message from {{ practice }}",
 }
 
 
@@ -317,6 +320,8 @@ def _as_mail(message: OutboxMessage) -> flask_mail.Message:
         body=message.text_body,
         html=message.html_body,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        # Replies (to a clinician's message, or to any email) reach the practice's address.
+        reply_to=current_app.config["CONTACT_EMAIL"],
     )
     # The same id on every attempt, so a rare resend after a crash is recognisably the same email.
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"

@@ -47,6 +47,19 @@ class RefusedChange(Refused):
 
     MESSAGES: ClassVar[dict[str, str]] = {
         "missing": "That application does not exist.",
+        # Messages (enrolment.write_to_applicant, write_to_participants)
+        "empty_message": "Please write the message first.",
+        "message_too_long": "Please keep the message under {longest:,} characters. Nothing was sent.",
+        "message_repeated": "This message was sent a moment ago, so it was not sent again.",
+        "cohort_missing": "That cohort does not exist. Nothing was sent.",
+        "no_participants": "No one is enrolled in the {cohort.title} yet, so there is no one to write to. "
+                           "Nothing was sent.",
+        "participants_changed": "Who is enrolled in the {cohort.title} changed since the preview, so nothing was "
+                                "sent. Please look at who receives it below, then send again.",
+        "message_not_sent": "This decision ({status}) sends the applicant no email, so the personal message "
+                            "could not go with it. Nothing was changed: decide without a message, or write to "
+                            "them from their page.",
+        "not_in_bulk": "“{status}” is decided one application at a time. Nothing was changed.",
         "only_by_applicant": "Only the applicant can confirm their place, from their status page. "
                              "Nothing was changed.",
         "only_by_system": "An offer lapses by itself when its time to confirm passes. Nothing was changed.",
@@ -72,6 +85,12 @@ class RefusedChange(Refused):
         "ends_before_start": "A meeting must end after it starts.",
         "meetings_changed": "The meetings of this cohort changed while you were editing them. Nothing was saved: "
                             "please look at them again.",
+        # Attendance (enrolment.mark_attendance)
+        "meeting_missing": "That meeting does not exist. Nothing was changed.",
+        "not_enrolled": "{application.full_name} is not enrolled in the {cohort.title}, so their attendance cannot "
+                        "be marked. Nothing was changed.",
+        "meeting_not_started": "{meeting.name} has not started yet, so attendance cannot be marked. Nothing was "
+                               "changed. Marking opens when it starts.",
     }
 
     @property

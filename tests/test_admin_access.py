@@ -12,7 +12,7 @@ def admin_routes():
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/admin") and rule.endpoint != "admin.login":
-            url = re.sub(r"<int[^>]*:(application|slot)_id>", "1", rule.rule).replace("<slug>", "some-cohort")
+            url = re.sub(r"<int[^>]*:\w+>", "1", rule.rule).replace("<slug>", "some-cohort")
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield pytest.param(method, url, id=f"{method} {url}")
 

@@ -77,8 +77,10 @@ def test_dashboard_uses_a_fixed_number_of_queries_at_5000_applications(app, admi
     assert response.status_code == 200
     assert html.count("0 of 6 seats open") == 20
     # the signed-in clinician, cohorts, their meetings, seat holders, counts by status,
-    # waitlists, failed emails, outbox backlog: eight, however many cohorts and applications
-    assert len(statements) == 8, "\n\n".join(statements)
+    # waitlists, offers awaiting confirmation, conversations coming up, where applicants came from,
+    # absences, attendance not taken, failed emails, outbox backlog: thirteen, however many cohorts
+    # and applications
+    assert len(statements) == 13, "\n\n".join(statements)
 
 
 def test_applications_list_filters_by_cohort_status_and_name(admin_client, make_cohort, make_application):
@@ -113,4 +115,4 @@ def test_applications_list_survives_odd_input_and_paginates(admin_client, make_c
 def test_applications_filter_with_htmx_returns_only_the_results(admin_client, make_cohort, make_application):
     make_application(make_cohort(), first_name="Maya")
     html = admin_client.get("/admin/applications?q=maya", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert html.lstrip().startswith('<div id="results"') and "<form" not in html
+    assert html.lstrip().startswith('<div id="results"') and 'role="search"' not in html and "<html" not in html

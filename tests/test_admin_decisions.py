@@ -90,8 +90,10 @@ def test_confirm_by_is_never_after_the_first_meeting(app, admin_client, make_coh
 def test_accepting_needs_a_held_conversation_or_the_clinicians_word_on_the_evaluation(
         app, admin_client, make_cohort, make_application):
     application_id = make_application(make_cohort())
-    page = admin_client.get(decide(admin_client, application_id, "accepted", evaluated=False).headers["Location"])
-    assert "please confirm that the medical evaluation took place" in page.get_data(as_text=True)
+    response = decide(admin_client, application_id, "accepted", evaluated=False)
+    assert response.status_code == 422  # asked again, with the box to tick
+    assert "please confirm that the medical evaluation took place" in response.get_data(as_text=True)
+    assert 'name="evaluated"' in response.get_data(as_text=True)
     assert get(app, application_id).status == "pending" and emails(app, application_id) == []
     decide(admin_client, application_id, "accepted")
     assert get(app, application_id).status == "accepted"
@@ -139,8 +141,9 @@ def test_a_full_cohort_refuses_a_seventh_acceptance(app, admin_client, make_coho
     for _ in range(3):
         make_application(slug, status="enrolled")
     seventh = make_application(slug, status="waitlisted")
-    page = admin_client.get(decide(admin_client, seventh, "accepted").headers["Location"]).get_data(as_text=True)
-    assert "The Winter 2027 cohort is full: all 6 seats are taken. Nothing was changed." in page
+    response = decide(admin_client, seventh, "accepted")
+    assert response.status_code == 422
+    assert "The Winter 2027 cohort is full: all 6 seats are taken. Nothing was changed." in response.get_data(as_text=True)
     assert get(app, seventh).status == "waitlisted"
     assert emails(app, seventh) == []
 
@@ -163,7 +166,7 @@ def test_htmx_decision_returns_the_decision_and_an_out_of_band_seat_map(app, adm
     application_id = make_application(slug, first_name="Maya", last_name="Okafor")
     response = decide(admin_client, application_id, "accepted", htmx=True)
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and response.headers["HX-Trigger"] == "seats-changed"
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "decision-made, seats-changed"
     assert html.lstrip().startswith('<section class="panel decision" id="decision"')
     assert "Maya Okafor: accepted. Now offered a place." in html
     assert f'<div class="seat-map" id="seat-map-{slug}" hx-swap-oob="true">' in html
@@ -171,17 +174,18 @@ def test_htmx_decision_returns_the_decision_and_an_out_of_band_seat_map(app, adm
     assert "<html" not in html
 
 
-def test_each_decision_button_says_what_it_does_and_the_emailing_ones_ask_first(
-        admin_client, make_cohort, make_application):
+def test_each_decision_button_says_what_it_does_and_asks_first(admin_client, make_cohort, make_application):
     application_id = make_application(make_cohort(), first_name="Maya", status="waitlisted")
     page = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
-    buttons = re.findall(r'<button class="([^"]+)" type="submit" name="status" value="(\w+)">([^<]+)</button>', page)
-    assert buttons == [("button", "screening", "Invite to talk"), ("button", "accepted", "Accept"),
-                       ("button button--quiet", "declined", "Decline"),
-                       ("button button--quiet", "pending", "Reopen"), ("button button--quiet", "withdrawn", "Withdraw")]
-    assert 'hx-confirm="Decline Maya’s application? They will be emailed."' in page
-    assert 'hx-confirm="Withdraw Maya’s application? They will be emailed."' in page
-    assert page.count("hx-confirm=") == 2
+    buttons = re.findall(r'<form method="get" action="/admin/applications/\d+/decide"\s+hx-get="[^"]+" '
+                         r'hx-target="#decision-dialog" hx-swap="innerHTML">\s*'
+                         r'<input type="hidden" name="status" value="(\w+)">\s*'
+                         r'<button class="([^"]+)" type="submit">([^<]+)</button>', page)
+    assert buttons == [("screening", "button", "Invite to talk"), ("accepted", "button", "Accept"),
+                       ("declined", "button button--quiet", "Decline"),
+                       ("pending", "button button--quiet", "Reopen"), ("withdrawn", "button button--quiet", "Withdraw")]
+    assert "hx-confirm" not in page  # the confirmation says what will happen instead
+    assert '<dialog id="decision-dialog"' in page
 
 
 def test_htmx_refusal_is_shown_in_place(app, admin_client, make_cohort, make_application):

@@ -153,4 +153,5 @@ def test_the_dashboard_says_when_a_cohort_is_under_way_and_when_it_has_finished(
     make_cohort(title="Running cohort", starts_on=NOW.date() - timedelta(days=10), application_deadline=None)
     make_cohort(title="Past cohort", starts_on=NOW.date() - timedelta(days=120), application_deadline=None)
     page = admin_client.get("/admin/").get_data(as_text=True)
-    assert "Under way since" in page and "Finished" in page and "Taking applications" not in page
+    assert "Running: week 2 of 6</span> · began" in page and "Finished</span> · ended" in page
+    assert "Taking applications" not in page

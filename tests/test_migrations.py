@@ -22,7 +22,7 @@ from resilience.models import Application, Meeting, Note, OutboxMessage
 from resilience.status import Status
 
 PREVIOUS_RELEASE = Path(__file__).parent / "previous_release"
-HEAD = "0005"
+HEAD = "0006"
 
 
 def pending_differences(app) -> list:
@@ -433,3 +433,64 @@ def test_an_old_offer_in_a_cohort_starting_within_the_grace_gets_no_time_limit(b
         assert db.session.get(Application, people["enrolled"]["id"]).confirm_by_at is None  # it had no day
     bare_app.config["NOW"] = NOW + timedelta(hours=3)
     assert "0 offer(s) lapsed" in bare_app.test_cli_runner().invoke(args=["periodic"]).output
+
+
+# --- 0006: the outbox's email bodies sealed ---------------------------------------------------
+
+def _outbox_at_0005(app, bodies: dict[int, tuple[str, str]]) -> None:
+    """A database upgraded to 0005 whose outbox holds these (text, HTML) bodies in the clear, as 0005 wrote them."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0005"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as connection:
+        for n, (text, html) in bodies.items():
+            connection.execute(sa.text(
+                "INSERT INTO outbox_message (id, kind, dedupe_key, to_address, subject, text_body, html_body, "
+                "attachments, status, attempts, next_attempt_at, created_at) VALUES (:id, 'received', :key, "
+                "'dana@example.org', 'We have your application', :text, :html, '[]', 'queued', 0, :at, :at)"),
+                {"id": n, "key": f"before-0006:{n}", "text": text, "html": html, "at": NOW.replace(tzinfo=None)})
+
+
+def test_the_outbox_bodies_written_in_the_clear_are_sealed_by_0006_and_still_read(bare_app):
+    _outbox_at_0005(bare_app, {n: (f"Dear Dana, the side door {n} is open. It’s fine.", f"<p>Dear Dana {n}</p>")
+                               for n in range(1, 1203)})  # more than two pages of 500
+    assert init_db(bare_app).exit_code == 0
+    stored = raw(bare_app, "SELECT text_body, html_body FROM outbox_message ORDER BY id")
+    assert len(stored) == 1202
+    assert not any("Dana" in text or "Dana" in html for text, html in stored)
+    assert sealing.unseal(stored[0][0], KEY) == "Dear Dana, the side door 1 is open. It’s fine."
+    with bare_app.app_context():
+        first, last = db.session.get(OutboxMessage, 1), db.session.get(OutboxMessage, 1202)
+        assert first.text_body == "Dear Dana, the side door 1 is open. It’s fine."
+        assert (last.html_body, last.subject) == ("<p>Dear Dana 1202</p>", "We have your application")
+    assert pending_differences(bare_app) == []
+
+
+def test_0006_can_be_taken_back_and_done_again(bare_app):
+    _outbox_at_0005(bare_app, {1: ("Hello Dana", "<p>Hello Dana</p>")})
+    assert init_db(bare_app).exit_code == 0
+    runner = bare_app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0005"]).exit_code == 0
+    assert raw(bare_app, "SELECT text_body, html_body FROM outbox_message") == [("Hello Dana", "<p>Hello Dana</p>")]
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(OutboxMessage, 1).html_body == "<p>Hello Dana</p>"
+    assert "Dana" not in str(raw(bare_app, "SELECT text_body, html_body FROM outbox_message"))
+
+
+def test_bodies_this_release_sealed_before_0006_are_not_sealed_twice(bare_app):
+    _outbox_at_0005(bare_app, {1: (sealing.seal("Written early", KEY), sealing.seal("<p>Written early</p>", KEY)),
+                               2: ("Plain", "<p>Plain</p>")})
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context():
+        assert db.session.get(OutboxMessage, 1).text_body == "Written early"
+        assert db.session.get(OutboxMessage, 2).html_body == "<p>Plain</p>"
+
+
+def test_bodies_sealed_with_another_key_stop_0006_and_change_nothing(bare_app):
+    other = "0" * 43 + "="
+    _outbox_at_0005(bare_app, {1: ("Plain", "<p>Plain</p>"), 2: (sealing.seal("Other key", other), "<p>x</p>")})
+    result = init_db(bare_app)
+    assert result.exit_code == 1
+    assert "RESILIENCE_DATA_KEY cannot open the email bodies of outbox message 2. Nothing was changed." in result.output
+    assert raw(bare_app, "SELECT version_num FROM alembic_version") == [("0005",)]
+    assert raw(bare_app, "SELECT text_body FROM outbox_message WHERE id = 1") == [("Plain",)]

@@ -141,10 +141,16 @@ def clinician(app):
 
 
 def decide(app, application_id: int, status: str, evaluated: bool = False) -> str:
-    """A clinician presses a decision button on the application's page; returns the page shown after it."""
+    """A clinician presses a decision button on the application's page, reads what it will do and
+    confirms; returns the page shown after it (the question again, when the decision is refused)."""
     browser = clinician(app)
+    question = browser.get(f"/admin/applications/{application_id}/decide?status={status}")
+    assert question.status_code == 200 and "What will happen" in question.get_data(as_text=True) or \
+        "This cannot be done now." in question.get_data(as_text=True)
     data = {"status": status, **({"evaluated": "y"} if evaluated else {})}
     response = browser.post(f"/admin/applications/{application_id}/status", data=data)
+    if response.status_code == 422:
+        return response.get_data(as_text=True)
     assert response.status_code == 303
     return browser.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -153,7 +159,7 @@ def seats_shown(app, slug: str) -> tuple[int, int]:
     """(seats taken, capacity) as the clinicians' dashboard and the public badge both show them;
     the two must agree, and neither may ever show more than the capacity taken."""
     dashboard = clinician(app).get("/admin/").get_data(as_text=True)
-    counts = dict(re.findall(r"<dt>([^<]+)</dt><dd><a [^>]*>(\d+)</a></dd>", dashboard))
+    counts = dict(re.findall(r"<dt>([^<]+)</dt><dd><a [^>]*>(\d+)<span", dashboard))
     taken = int(counts["Offered a place"]) + int(counts["Enrolled"])
     [open_seats] = re.findall(r"(\d+) of 6 seats open", dashboard)
     badge = app.test_client().get(f"/cohorts/{slug}/availability", headers={"HX-Request": "true"})

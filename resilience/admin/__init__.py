@@ -6,6 +6,8 @@
   cohorts       cohorts, their waitlist order and their meetings
   screening     screening times: publishing, moving, cancelling, recording as held
   exports       CSV downloads and the audit log
+  attendance    each meeting's roster: marking attendance, the printable sign-in sheet
+  messages      writing to one applicant, or to a cohort's participants after a preview
 """
 import re
 
@@ -22,4 +24,4 @@ def page_number() -> int:
     return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
-from . import applications, auth, cohorts, dashboard, exports, screening  # noqa: E402,F401  (registers the routes)
+from . import applications, attendance, auth, cohorts, dashboard, exports, messages, screening  # noqa: E402,F401  (registers the routes)

@@ -1,11 +1,12 @@
-"""Cohorts: their waitlist order, creating and editing cohorts, and moving their meetings."""
+"""Cohorts: their waitlist order, creating and editing cohorts, downloading their applications,
+and moving their meetings (with a preview of who is emailed what, before anything is sent)."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import enrolment, formatting
+from .. import enrolment, formatting, outbox
 from ..models import Cohort
 from . import bp
-from .forms import CohortForm, MeetingsForm, WaitlistMoveForm
+from .forms import CohortForm, ExportForm, MeetingsForm, WaitlistMoveForm
 
 
 @bp.post("/cohorts/<slug>/waitlist")
@@ -30,7 +31,8 @@ def move_in_waitlist(slug):
 @bp.get("/cohorts")
 def cohorts():
     cohorts = enrolment.all_cohorts()
-    return render_template("admin/cohorts.html", cohorts=cohorts, seats=enrolment.availabilities(cohorts))
+    return render_template("admin/cohorts.html", cohorts=cohorts, seats=enrolment.availabilities(cohorts),
+                           exports={cohort.id: ExportForm(cohort) for cohort in cohorts})
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
@@ -64,22 +66,55 @@ def edit_cohort(slug):
 
 @bp.route("/cohorts/<slug>/meetings", methods=["GET", "POST"])
 def meetings(slug):
+    """The cohort's ten meetings. Saving shows what would change, who would be emailed and the
+    email itself; only "Send the changes" (confirm) moves the meetings and emails anyone."""
     cohort = _cohort_or_404(slug)
     if request.method == "GET":
         form = MeetingsForm(formdata=None, data={"meetings": [
             {"meeting_id": m.id, "date": m.local_start.date(), "starts": m.local_start.time(),
              "ends": m.local_end.time(), "location": m.location, "join_url": m.join_url} for m in cohort.meetings]})
+        return _meetings_form(cohort, form)
+    form = MeetingsForm()
+    if "back" in request.form:  # from the preview: the form again, as it was typed
+        return _meetings_form(cohort, form)
+    if not form.validate():
+        return _meetings_form(cohort, form)
+    try:
+        planned = enrolment.meeting_changes(cohort, form.changes())
+        if planned and "confirm" not in request.form:
+            return _meetings_preview(cohort, form, planned)
+        moved = enrolment.move_meetings(cohort, form.changes(), current_user) if planned else 0
+    except enrolment.RefusedChange as refused:
+        flash(refused.message, "error")
     else:
-        form = MeetingsForm()
-    if request.method == "POST" and form.validate():
-        try:
-            changed = enrolment.move_meetings(cohort, form.changes(), current_user)
-        except enrolment.RefusedChange as refused:
-            flash(refused.message, "error")
+        if moved:
+            flash(f"{moved} meeting{'s' if moved != 1 else ''} changed; everyone holding a seat gets an updated "
+                  "calendar invite by email.", "success")
+        elif planned:
+            flash("The join link was saved. Participants see it on their status page; no one was emailed.", "success")
         else:
-            flash(f"{changed} meeting{'s' if changed != 1 else ''} changed; everyone holding a seat gets an "
-                  "updated calendar invite." if changed else "Nothing was changed.", "success")
-        return redirect(url_for(".meetings", slug=cohort.slug), 303)
-    by_id = {str(meeting.id): meeting for meeting in cohort.meetings}
-    rows = [(by_id.get(str(row.meeting_id.data)), row) for row in form.meetings]
+            flash("Nothing was changed.", "success")
+    return redirect(url_for(".meetings", slug=cohort.slug), 303)
+
+
+def _meetings_form(cohort: Cohort, form: MeetingsForm):
+    # Each row's meeting, and its place in the cohort by time (1–10: how its roster is found).
+    by_id = {str(meeting.id): (meeting, number) for number, meeting in enumerate(cohort.meetings, 1)}
+    rows = []
+    for row in form.meetings:
+        meeting, number = by_id.get(str(row.meeting_id.data), (None, None))
+        rows.append((meeting, row, number))
     return render_template("admin/meetings.html", form=form, cohort=cohort, rows=rows), 422 if form.errors else 200
+
+
+def _meetings_preview(cohort: Cohort, form: MeetingsForm, planned: list):
+    """What saving would do, before it is done: each change from → to, who is emailed, and the
+    email as the first of them will read it. Nothing is saved or queued."""
+    moved = [change for change in planned if change.moved]
+    holders = enrolment.seats.participants(cohort) if moved else []
+    emails = [(change, outbox.compose("meeting_moved", application=holders[0], meeting=change,
+                                      **enrolment.moved_from(cohort, (change.meeting.starts_at, change.meeting.ends_at,
+                                                                      change.meeting.location))))
+              for change in moved] if holders else []
+    return render_template("admin/meetings_preview.html", form=form, cohort=cohort, planned=planned, moved=moved,
+                           holders=holders, emails=emails)

@@ -3,11 +3,13 @@ import re
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
+import sqlalchemy as sa
 from flask import request
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    Field,
     FieldList,
     Form,
     FormField,
@@ -37,7 +39,8 @@ from .. import clock, enrolment, program
 from ..forms import SiteForm, limit
 from ..models import SCREENING_MODES, Application, Cohort
 from ..questions import clean_text
-from ..status import Status
+from ..status import AttendanceMark, Status
+from . import NUMBER
 
 TIMEZONES = [
     SelectChoice(zone, label) for zone, label in (
@@ -68,12 +71,43 @@ class LoginForm(SiteForm):
 
 
 class DecisionForm(SiteForm):
-    """The button pressed; accepting without a conversation recorded as held also says the
-    medical evaluation took place another way."""
+    """The decision confirmed; accepting without a conversation recorded as held also says the
+    medical evaluation took place another way; a short personal line may go into the email."""
     status = StringField(validators=[AnyOf([status.value for status in Status], message="Unknown decision.")])
     evaluated = BooleanField("The medical evaluation took place",
                              description="No screening conversation is recorded as held: tick this if you evaluated "
                                          "the applicant by phone or elsewhere.")
+    message = TextAreaField("A personal message (optional)", [Optional(), limit(1000)], filters=[clean_text],
+                            description="Added to the email, signed with your name. Please never repeat their "
+                                        "answers: email is not private.")
+
+
+class IdsField(Field):
+    """Application numbers ticked in a list (each a checkbox with the same name)."""
+
+    def process_formdata(self, valuelist):
+        self.data = [int(value) for value in valuelist if isinstance(value, str) and NUMBER.fullmatch(value)]
+        if len(self.data) != len(valuelist):
+            raise ValueError("Some of the chosen applications were not understood.")
+
+
+class BulkForm(SiteForm):
+    """The same decision for the applications ticked in the list; `confirmed` once the
+    clinician has seen what it will do."""
+    application_id = IdsField(validators=[DataRequired("Please tick at least one application first.")])
+    status = SelectField("With the ticked applications", id="bulk-status", choices=[
+        SelectChoice(status.value, status.action) for status in enrolment.BULK_DECISIONS])
+    confirmed = HiddenField()
+
+
+class AssignForm(SiteForm):
+    clinician = SelectField("Looked after by")
+
+    def __init__(self, *args, clinicians=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinician.choices = [SelectChoice("", "No one in particular")] + [
+            SelectChoice(str(a.id), a.display_name) for a in clinicians]
+        self.clinicians = {str(a.id): a for a in clinicians}
 
 
 class NoteForm(SiteForm):
@@ -249,7 +283,9 @@ SORTS = {
     "newest": ("Newest first", (Application.created_at.desc(), Application.id.desc())),
     "oldest": ("Oldest first", (Application.created_at, Application.id)),
     "name": ("By last name", (Application.last_name, Application.first_name, Application.id)),
-    "status": ("By status", (Application.status, Application.created_at)),
+    "status": ("By status", (sa.case({status.value: n for n, status in enumerate(Status)}, value=Application.status),
+                             Application.created_at)),
+    "attention": ("Most to check first", (Application.attention.desc(), Application.created_at)),
 }
 
 
@@ -257,13 +293,20 @@ class ApplicationFilters(FilterForm):
     cohort = SelectField("Cohort")
     status = SelectField("Status", choices=[SelectChoice("", "Any status")]
                          + [SelectChoice(status.value, status.label) for status in Status])
+    attention = SelectField("Answers", choices=[SelectChoice("", "Any answers"),
+                                                SelectChoice("yes", "Some need attention"),
+                                                SelectChoice("no", "None need attention")])
+    clinician = SelectField("Looked after by")
     q = SearchField("Name or email", filters=[_search_text], render_kw={"autocomplete": "off"})
     sort = SelectField("Order", default="newest",
                        choices=[SelectChoice(key, label) for key, (label, _) in SORTS.items()])
 
-    def __init__(self, cohorts: list[Cohort]):
+    def __init__(self, cohorts: list[Cohort], clinicians: list):
         super().__init__()
         self.cohort.choices = [SelectChoice("", "All cohorts")] + [SelectChoice(c.slug, c.title) for c in cohorts]
+        self.clinician.choices = [SelectChoice("", "Anyone"), SelectChoice("mine", "Me"),
+                                  SelectChoice("none", "No one yet")] + [
+            SelectChoice(str(a.id), a.display_name) for a in clinicians]
 
 
 class AuditFilters(FilterForm):
@@ -274,7 +317,61 @@ class AuditFilters(FilterForm):
                               filters=[lambda v: v.strip() if isinstance(v, str) else v],
                               render_kw={"inputmode": "numeric"})
 
-    def __init__(self, actions: list[str], admins: list):
+    def __init__(self, actions: list[tuple[str, str]], admins: list):
+        """actions: (stored action, its words) pairs."""
         super().__init__()
-        self.action.choices = [SelectChoice("", "Everything")] + [SelectChoice(a, a) for a in actions]
+        self.action.choices = [SelectChoice("", "Everything")] + [SelectChoice(a, words) for a, words in actions]
         self.admin.choices = [SelectChoice("", "Anyone")] + [SelectChoice(str(a.id), a.display_name) for a in admins]
+
+
+class ExportForm(SiteForm):
+    """What to download from one cohort's applications: a GET form (a download changes nothing
+    but the audit log). Its controls' ids carry the cohort's slug, as the cohorts page shows
+    one such form per cohort."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Whose applications", choices=[SelectChoice("", "Everyone")]
+                         + [SelectChoice(status.value, status.label) for status in Status],
+                         description="Choose “Enrolled” for the group’s roster.")
+    include = BooleanField("Include their answers", render_kw={"value": "answers"},
+                           description="The answers hold health information: keep the file on an encrypted device, "
+                                       "share it with no one outside the clinical team, and delete it when done.")
+
+    def __init__(self, cohort: Cohort):
+        super().__init__(formdata=None)
+        for field in self:
+            field.id = f"{field.id}-{cohort.slug}"
+
+
+class AttendanceForm(SiteForm):
+    """One mark for one person on a meeting's roster: the button pressed says which."""
+    application_id = StringField(validators=[Regexp(r"^[0-9]{1,9}$")])
+    mark = StringField(validators=[AnyOf([mark.value for mark in AttendanceMark])])
+
+
+# --- Messages (admin/messages.py) ----------------------------------------------------------
+
+class MessageForm(SiteForm):
+    """A clinician's words to an applicant, or to a cohort's participants."""
+    message_body = TextAreaField("Message", [DataRequired("Please write the message first."), limit(4000)],
+                                 filters=[clean_text])
+
+    def __init__(self, *args, **kwargs):
+        from flask import current_app  # the practice's address, said where the words are written
+
+        super().__init__(*args, **kwargs)
+        self.message_body.description = (f"Sent by email from the practice’s address; replies come to "
+                                         f"{current_app.config['CONTACT_EMAIL']}. Never include their answers.")
+
+
+class CohortMessageForm(MessageForm):
+    """Writing to every enrolled participant: the button pressed (preview, edit, send) and,
+    from the preview, who it was shown to, so a send reaches exactly the people previewed."""
+    action = StringField(validators=[AnyOf(("preview", "edit", "send"), message="Unknown action.")], default="preview")
+    recipients = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}(,[0-9]{1,9})*$")])
+
+    def previewed(self) -> set[int] | None:
+        """The application ids the preview listed, or None if there was no preview."""
+        return {int(n) for n in self.recipients.data.split(",")} if self.recipients.data else None

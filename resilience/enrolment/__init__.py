@@ -8,17 +8,26 @@ these functions; nothing else decides a seat. Callers import from resilience.enr
   notifications  who is told what (every email is queued here)
   screening      screening slots: publishing, booking, moving, cancelling, recording as held
   offers         confirm-by reminders and offers that lapse
-  meetings       moving meetings, 48-hour reminders
+  meetings       moving meetings (what a move would change, first), 48-hour reminders
   periodic       everything time-driven, in one call for cron
   audit          the audit log
   links          a lost status link, sent again by email
   people_you_know  applicants to one cohort who may know each other
+  attendance     each meeting's roster, marking attendance, absences and meetings not yet marked
+  messages       a clinician's words to one applicant or to a cohort's enrolled participants
 
 The rules hold no page wording (refusals carry a reason; resilience/refusals.py words it)
 and build no links (the outbox does).
 """
 from ..refusals import ApplicationRefused, RefusedChange
-from .applying import application_by_token, check_can_apply, repeated_submission, submit_application
+from .applying import (
+    application_by_token,
+    check_can_apply,
+    repeated_submission,
+    sources_by_cohort,
+    submit_application,
+)
+from .attendance import attendance_of, mark_attendance, marking_open, missed, roster, unmarked
 from .audit import record_alone, signed_in
 from .cohorts import (
     all_cohorts,
@@ -28,14 +37,34 @@ from .cohorts import (
     cohort_by_slug,
     next_meeting,
     open_cohorts,
+    phase,
     save_cohort,
     stage,
     upcoming_cohorts,
 )
-from .decisions import add_note, allowed_changes, asks_evaluation, change_status, offer_passed
+from .decisions import (
+    BULK_DECISIONS,
+    add_note,
+    allowed_changes,
+    asks_evaluation,
+    assign,
+    change_many,
+    change_status,
+    offer_passed,
+    preview_decision,
+)
 from .links import send_status_links
-from .meetings import change_meeting, move_meetings, send_reminders
-from .notifications import application_received
+from .meetings import change_meeting, meeting_changes, move_meetings, send_reminders
+from .messages import (
+    cohort_messages,
+    message_preview,
+    messages_for,
+    participants_preview,
+    write_to_applicant,
+    write_to_participants,
+)
+from .notifications import application_received, moved_from
+from .offers import open_offers_by_cohort
 from .people_you_know import acquaintances
 from .periodic import run_due_work
 from .screening import (
@@ -45,6 +74,7 @@ from .screening import (
     cancel_booking,
     conversation_missed,
     conversations,
+    conversations_ahead_by_cohort,
     conversations_had,
     move_slot,
     open_slots,
@@ -62,6 +92,7 @@ from .seats import (
 
 # What views, commands and tests call; the modules hold more for each other.
 __all__ = [
+    "BULK_DECISIONS",
     "ApplicationRefused",
     "RefusedChange",
     "acquaintances",
@@ -72,30 +103,47 @@ __all__ = [
     "application_by_token",
     "application_received",
     "asks_evaluation",
+    "assign",
+    "attendance_of",
     "availabilities",
     "availability",
     "book",
     "booking",
     "cancel_booking",
+    "change_many",
     "change_meeting",
     "change_status",
     "check_can_apply",
     "closed_reason",
     "cohort_by_slug",
+    "cohort_messages",
     "conversation_missed",
     "conversations",
+    "conversations_ahead_by_cohort",
     "conversations_had",
+    "mark_attendance",
+    "marking_open",
+    "meeting_changes",
+    "message_preview",
+    "messages_for",
+    "missed",
     "move_in_waitlist",
     "move_meetings",
     "move_slot",
+    "moved_from",
     "next_meeting",
     "offer_passed",
     "open_cohorts",
+    "open_offers_by_cohort",
     "open_slots",
+    "participants_preview",
+    "phase",
+    "preview_decision",
     "record_alone",
     "record_held",
     "remove_slot",
     "repeated_submission",
+    "roster",
     "run_due_work",
     "save_cohort",
     "seat_holders_by_cohort",
@@ -103,10 +151,14 @@ __all__ = [
     "send_status_links",
     "signed_in",
     "slots_for_clinicians",
+    "sources_by_cohort",
     "stage",
     "status_counts_by_cohort",
     "submit_application",
+    "unmarked",
     "upcoming_cohorts",
     "waitlist_position",
     "waitlists_by_cohort",
+    "write_to_applicant",
+    "write_to_participants",
 ]

@@ -1,6 +1,7 @@
 """Applying: who may apply when, one active application per person and cohort, and a
 form sent twice that stores one application."""
 import re
+from collections import Counter
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -112,3 +113,14 @@ def _by_submission(submission_id: str | None) -> Application | None:
     if not submission_id or not TOKEN.fullmatch(submission_id):
         return None
     return db.session.scalar(sa.select(Application).where(Application.submission_id == submission_id))
+
+
+def sources_by_cohort(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, int]]]:
+    """Where each cohort's applicants came from (the blog link's ?ref=, or the referring
+    site; None where not known), with how many, most first. Opens the sealed answers."""
+    counts = {cohort_id: Counter() for cohort_id in cohort_ids}
+    for cohort_id, answers in db.session.execute(
+            sa.select(Application.cohort_id, Application.answers).where(Application.cohort_id.in_(cohort_ids))):
+        counts[cohort_id][answers.get("referral") or None] += 1
+    return {cohort_id: sorted(counted.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
+            for cohort_id, counted in counts.items()}

@@ -46,6 +46,27 @@ def stage(cohort: Cohort) -> str:
     return "after" if now >= cohort.meetings[-1].ends_at else "during"
 
 
+@dataclass(frozen=True)
+class Phase:
+    """Where a cohort is in the program's time, as the dashboard shows it: "taking"
+    applications, applications "closed", "full", "running" (in its week-th week), "finished"."""
+
+    name: str
+    week: int | None = None
+
+
+def phase(cohort: Cohort, seats_taken: int) -> Phase:
+    """The cohort's phase now, given how many of its seats are taken."""
+    where = stage(cohort)
+    if where == "during":
+        return Phase("running", (local_today(cohort) - cohort.meetings[0].local_start.date()).days // 7 + 1)
+    if where == "after":
+        return Phase("finished")
+    if seats_taken >= cohort.capacity:
+        return Phase("full")
+    return Phase("closed" if closed_reason(cohort) else "taking")
+
+
 def next_meeting(cohort: Cohort) -> Meeting | None:
     """The meeting under way or coming next, if any."""
     now = clock.now()

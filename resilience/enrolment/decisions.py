@@ -1,10 +1,14 @@
 """Decisions: moving an application from one status to another, under the cohort's lock,
-so that two clinicians clicking "Accept" at once can never seat a seventh person."""
+so that two clinicians clicking "Accept" at once can never seat a seventh person; what a
+decision would do, shown before it is made; several at once; notes and who looks after whom."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import sqlalchemy as sa
 
 from .. import clock, database
 from ..extensions import db
-from ..models import Admin, Application, Cohort, Note
+from ..models import Admin, Application, Cohort, Message, Note, OutboxMessage
 from ..refusals import RefusedChange
 from ..status import APPLICANT_MAY, ONLY_BY, SEAT_HOLDING, TRANSITIONS, Status
 from . import audit, notifications, screening, seats
@@ -29,17 +33,25 @@ def _may(actor: str, previous: Status, to_status: Status) -> bool:
 
 
 def change_status(application_id: int, to_status: Status, *, admin: Admin | None = None,
-                  actor: str | None = None, evaluated: bool = False) -> Application:
+                  actor: str | None = None, evaluated: bool = False, message: str | None = None) -> Application:
     """Move an application to a new status, or raise RefusedChange and change nothing.
 
     The seat check and the change happen in one transaction that holds the cohort's
     lock. A clinician accepts only after a screening conversation recorded as held, or
-    saying (evaluated=True) that the medical evaluation took place another way. Writes an
-    audit event and queues the emails in the same transaction.
+    saying (evaluated=True) that the medical evaluation took place another way. A clinician's
+    short personal message goes into the email the decision sends (refused when it sends
+    none) and is kept, sealed, as a Message. Writes an audit event and queues the emails in
+    the same transaction.
     """
-    to_status = Status(to_status)
-    actor = actor or ("admin" if admin else "system")
     database.begin_write()
+    application = _decide(application_id, Status(to_status), admin, actor or ("admin" if admin else "system"),
+                          evaluated, message)
+    db.session.commit()
+    return application
+
+
+def _decide(application_id: int, to_status: Status, admin: Admin | None, actor: str, evaluated: bool,
+            message: str | None) -> Application:
     with database.rollback_on(RefusedChange):
         application = lock_application(application_id)
         if application is None:
@@ -61,11 +73,99 @@ def change_status(application_id: int, to_status: Status, *, admin: Admin | None
     if previous == Status.SCREENING:
         screening.release_bookings(application, admin=admin)
     detail = "evaluation confirmed" if evaluated and to_status == Status.ACCEPTED else None
+    if message:
+        detail = "; ".join(filter(None, (detail, "personal message added")))  # never its words
     audit.record("status", admin=admin, actor=actor, application=application, from_status=previous,
                  to_status=to_status, detail=detail)
-    notifications.status_changed(application, previous)
-    db.session.commit()
+    personal = {"personal_message": message, "clinician": admin.display_name} if message else {}
+    emailed = notifications.status_changed(application, previous, **personal)
+    with database.rollback_on(RefusedChange):
+        if message and not emailed:
+            raise RefusedChange("message_not_sent", status=to_status.action.lower())
+    if message:
+        db.session.add(Message(admin=admin, cohort=application.cohort, application=application, decision=to_status,
+                               body=message, recipients=1, created_at=now))
     return application
+
+
+@dataclass(frozen=True)
+class Email:
+    """One email a decision would send."""
+    to: str
+    subject: str
+    attachments: tuple[str, ...]
+    to_applicant: bool
+
+
+@dataclass(frozen=True)
+class DecisionPreview:
+    """What a decision would do if made now: refused (and why), or the seats and emails."""
+    to_status: Status
+    refusal: RefusedChange | None = None
+    emails: tuple[Email, ...] = ()
+    seats_taken: int = 0        # after the decision
+    capacity: int = 0
+    confirm_by_at: datetime | None = None
+
+    @property
+    def emails_applicant(self) -> bool:
+        return any(email.to_applicant for email in self.emails)
+
+
+def preview_decision(application_id: int, to_status: Status, admin: Admin) -> DecisionPreview:
+    """What this decision would do now: who is emailed (each subject and attachment) and the
+    seats after it. Found by making the change and rolling it back, so the preview says
+    exactly what the decision sends. The medical evaluation is assumed confirmed: the
+    clinician is asked for it beside the decision."""
+    to_status = Status(to_status)
+    database.begin_write()
+    last_id = db.session.scalar(sa.select(sa.func.max(OutboxMessage.id))) or 0
+    try:
+        application = _decide(application_id, to_status, admin, "admin", True, None)
+    except RefusedChange as refused:  # already rolled back
+        return DecisionPreview(to_status, refusal=refused)
+    db.session.flush()
+    queued = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id > last_id)
+                                .order_by(OutboxMessage.id)).all()
+    preview = DecisionPreview(
+        to_status,
+        emails=tuple(Email(m.to_address, m.subject, tuple(a["filename"] for a in m.attachments),
+                           m.to_address == application.email) for m in queued),
+        seats_taken=seats.seats_taken(application.cohort), capacity=application.cohort.capacity,
+        confirm_by_at=application.confirm_by_at)
+    db.session.rollback()
+    return preview
+
+
+# What a clinician may do to several applications at once (each still through change_status).
+BULK_DECISIONS = (Status.SCREENING, Status.WAITLISTED, Status.DECLINED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one of several decisions did: the application as it is now, and the refusal if any."""
+    application: Application
+    refusal: RefusedChange | None
+
+
+def change_many(application_ids: list[int], to_status: Status, admin: Admin) -> list[Outcome]:
+    """The same decision for several applications, each in its own transaction under the same
+    rules as one decision: a refusal for one (already declined, say) leaves the others."""
+    to_status = Status(to_status)
+    if to_status not in BULK_DECISIONS:
+        raise RefusedChange("not_in_bulk", status=to_status.action.lower())
+    outcomes = []
+    for application_id in dict.fromkeys(application_ids):  # each once, in the order chosen
+        try:
+            application = change_status(application_id, to_status, admin=admin)
+        except RefusedChange as refused:
+            application = db.session.get(Application, application_id)
+            if application is None:
+                continue
+            outcomes.append(Outcome(application, refused))
+        else:
+            outcomes.append(Outcome(application, None))
+    return outcomes
 
 
 def _check(application: Application, previous: Status, to_status: Status, actor: str, evaluated: bool) -> None:
@@ -117,3 +217,18 @@ def add_note(application_id: int, admin: Admin, body: str) -> Note:
     audit.record("note", admin=admin, application=application)
     db.session.commit()
     return note
+
+
+def assign(application_id: int, clinician: Admin | None, admin: Admin) -> Application:
+    """Say which clinician looks after an application (None: no one in particular), audited."""
+    database.begin_write()
+    application = db.session.get(Application, application_id)
+    with database.rollback_on(RefusedChange):
+        if application is None:
+            raise RefusedChange("missing")
+    if application.assigned_admin_id != (clinician.id if clinician else None):
+        application.assigned_to = clinician
+        audit.record("assigned", admin=admin, application=application,
+                     detail=f"to {clinician.display_name}" if clinician else "to no one")
+    db.session.commit()
+    return application

@@ -23,10 +23,12 @@ def application_received(application: Application) -> None:
         outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application)
 
 
-def status_changed(application: Application, previous: Status) -> None:
+def status_changed(application: Application, previous: Status, **personal) -> bool:
     """The applicant hears of every decision (reopening only when it takes back an offered
-    place). Calendars follow the seat: the offer brings the dates, enrolment an invitation,
-    and losing the seat a cancellation. A seat given up tells the clinicians who is next."""
+    place), with the clinician's personal message if there is one. Calendars follow the
+    seat: the offer brings the dates, enrolment an invitation, and losing the seat a
+    cancellation. A seat given up tells the clinicians who is next. True if the applicant
+    is emailed."""
     to = application.status
     key = f"application:{application.id}:{to}:{application.status_changed_at.isoformat()}"
     lost_seat = previous in SEAT_HOLDING and to not in SEAT_HOLDING
@@ -38,15 +40,17 @@ def status_changed(application: Application, previous: Status) -> None:
         attachments.append(calendar.attachment(application.cohort, filename=filename, method=method,
                                                attendee=application))
     kind = "offer_reopened" if to == Status.PENDING else to
-    if to != Status.PENDING or previous == Status.ACCEPTED:
+    emailed = to != Status.PENDING or previous == Status.ACCEPTED
+    if emailed:
         outbox.enqueue(kind, application.email, key, application=application, attachments=attachments,
-                       previous=previous, **_waitlist_facts(application))
+                       previous=previous, **_waitlist_facts(application), **personal)
     if lost_seat:
         cohort = application.cohort
         first = seats.first_in_line(cohort)
         for admin in current_app.config["ADMIN_EMAILS"]:
             outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first,
                            freed_by=application)
+    return emailed
 
 
 def _waitlist_facts(application: Application) -> dict:
@@ -70,16 +74,22 @@ def status_link(application: Application, day: str) -> None:
                    application=application)
 
 
-def meeting_moved(meeting: Meeting, holders: list[Application], before: datetime) -> None:
-    """Everyone holding a seat gets the old and the new time, with the updated event: an
-    invitation for those enrolled, a copy for those still to confirm."""
+def meeting_moved(meeting: Meeting, holders: list[Application], before: tuple[datetime, datetime, str]) -> None:
+    """Everyone holding a seat gets the old and the new time and place (before: start, end,
+    place), with the updated event: an invitation for those enrolled, a copy for those still
+    to confirm."""
     for application in holders:
         method = calendar.REQUEST if application.status == Status.ENROLLED else calendar.PUBLISH
         invite = calendar.attachment(meeting.cohort, [meeting], filename="meeting-update.ics", method=method,
                                      attendee=application)
         key = f"meeting:{meeting.id}:revision:{meeting.revision}:application:{application.id}"
         outbox.enqueue("meeting_moved", application.email, key, application=application, meeting=meeting,
-                       before=meeting.cohort.local(before), attachments=[invite])
+                       **moved_from(meeting.cohort, before), attachments=[invite])
+
+
+def moved_from(cohort, before: tuple[datetime, datetime, str]) -> dict:
+    """What the moved-meeting email says the meeting was: its start, end (local) and place."""
+    return {"before": cohort.local(before[0]), "before_end": cohort.local(before[1]), "before_location": before[2]}
 
 
 def reminder(meeting: Meeting, application: Application) -> bool:
@@ -125,3 +135,34 @@ def conversation_cancelled(slot: ScreeningSlot, by_clinician: bool, tell_applica
     """Cancelled ahead of time, or (a clinician's word) it did not take place: missed."""
     _conversation("conversation_cancelled", slot, slot.application, "cancelled", calendar.CANCEL,
                   tell_applicant=tell_applicant, by_clinician=by_clinician, missed=slot.starts_at <= clock.now())
+
+
+def missed_meeting(meeting: Meeting, application: Application) -> None:
+    """A participant was marked absent: each clinician hears once per person and meeting
+    (marking them absent again, or changing the mark, sends nothing more), to reach out."""
+    key = f"meeting:{meeting.id}:missed:application:{application.id}"
+    for admin in current_app.config["ADMIN_EMAILS"]:
+        outbox.enqueue("missed_meeting", admin, f"{key}:{admin}", cohort=meeting.cohort, meeting=meeting,
+                       person=application)
+
+
+# --- A clinician's words (enrolment/messages.py): one email per person, replies to the practice.
+
+def message_sent(message, application: Application) -> None:
+    """A clinician's message reaches one person (the applicant, or one participant of a
+    cohort message): a neutral subject, their first name, the words, the clinician's name
+    and their status link. Nothing else, and never their answers."""
+    key = f"message:{message.id}:application:{application.id}"
+    outbox.enqueue("message", application.email, key, **_message_context(message.admin, application, message.body))
+
+
+def message_preview(admin, application: Application, body: str) -> dict:
+    """The email message_sent would queue for this person, rendered (subject, text_body,
+    html_body), queuing nothing: what a clinician checks before sending."""
+    return outbox.compose("message", **_message_context(admin, application, body))
+
+
+def _message_context(admin, application: Application, body: str) -> dict:
+    # The words go in as "words", not "personal_message": the email layouts add a decision's
+    # personal message by themselves, and here the words are the email, said once.
+    return {"application": application, "words": body, "clinician": admin.display_name}

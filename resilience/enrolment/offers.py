@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import defer
 
 from .. import clock, database
 from ..extensions import db
@@ -15,6 +16,18 @@ from ..status import Status
 from . import decisions, notifications
 
 REMINDER_BEFORE = timedelta(hours=48)
+
+
+def open_offers_by_cohort(cohort_ids: list[int]) -> dict[int, list[Application]]:
+    """Each cohort's offers awaiting the applicant's confirmation, the soonest to lapse first
+    (one whose time has passed lapses at the next periodic run)."""
+    offers = {cohort_id: [] for cohort_id in cohort_ids}
+    for application in db.session.scalars(
+            sa.select(Application).where(Application.cohort_id.in_(cohort_ids), Application.status == Status.ACCEPTED)
+            .options(defer(Application.answers))
+            .order_by(Application.confirm_by_at.is_(None), Application.confirm_by_at, Application.id)):
+        offers[application.cohort_id].append(application)
+    return offers
 
 
 def remind_offers() -> int:

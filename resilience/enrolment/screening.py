@@ -64,6 +64,21 @@ def slots_for_clinicians() -> list[ScreeningSlot]:
         .order_by(ScreeningSlot.starts_at, ScreeningSlot.id)))
 
 
+def conversations_ahead_by_cohort(cohort_ids: list[int]) -> dict[int, list[ScreeningSlot]]:
+    """Each cohort's booked screening conversations still ahead (or under way), soonest first."""
+    ahead = {cohort_id: [] for cohort_id in cohort_ids}
+    for slot in db.session.scalars(
+            sa.select(ScreeningSlot).join(ScreeningSlot.application)
+            .where(Application.cohort_id.in_(cohort_ids), ScreeningSlot.held_at.is_(None),
+                   ScreeningSlot.starts_at > clock.now() - timedelta(hours=3))
+            .options(selectinload(ScreeningSlot.admin), selectinload(ScreeningSlot.application)
+                     .defer(Application.answers))
+            .order_by(ScreeningSlot.starts_at, ScreeningSlot.id)):
+        if slot.ends_at > clock.now():
+            ahead[slot.application.cohort_id].append(slot)
+    return ahead
+
+
 def conversations(application: Application) -> list[ScreeningSlot]:
     """Every slot this application has booked, held or not, in time order."""
     return list(db.session.scalars(

@@ -19,3 +19,66 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     }
   }
 });
+
+// Decisions ask first. With htmx the confirmation is loaded into an empty <dialog>: open
+// it as a modal (focus stays inside; Escape closes it), close it when the decision is made
+// or cancelled, and give focus back to the button that opened it (or, when that button
+// was replaced by the decision's outcome, to the outcome).
+(function () {
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.tagName === "DIALOG" && !target.open) {
+      opener = document.activeElement;
+    }
+  });
+  // After settling: by then htmx has wired up the new content's forms.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var dialog = event.detail.target;
+    if (dialog && dialog.tagName === "DIALOG" && !dialog.open) {
+      dialog.showModal();
+      var first = dialog.querySelector("[autofocus]");
+      if (first) { first.focus(); }
+    }
+  });
+  function closeDialogs() {
+    var open = document.querySelectorAll("dialog[open]");
+    for (var i = 0; i < open.length; i++) { open[i].close(); }
+  }
+  document.addEventListener("decision-made", closeDialogs);
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("[data-close-dialog]");
+    if (cancel && cancel.closest("dialog")) {
+      event.preventDefault();
+      cancel.closest("dialog").close();
+    }
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.tagName !== "DIALOG") { return; }
+    if (opener && document.body.contains(opener)) {
+      opener.focus();
+    }
+    opener = null;
+  }, true);
+})();
+
+// Attendance: the sign-in sheet's Print button. It is hidden in the page (without
+// JavaScript it could do nothing; the browser's own Print command works either way).
+(function () {
+  function showPrintButtons() {
+    var buttons = document.querySelectorAll("button[data-print]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].hidden = false;
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("button[data-print]")) {
+      window.print();
+    }
+  });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", showPrintButtons);
+  } else {
+    showPrintButtons();
+  }
+})();
