@@ -494,3 +494,19 @@ def test_bodies_sealed_with_another_key_stop_0006_and_change_nothing(bare_app):
     assert "RESILIENCE_DATA_KEY cannot open the email bodies of outbox message 2. Nothing was changed." in result.output
     assert raw(bare_app, "SELECT version_num FROM alembic_version") == [("0005",)]
     assert raw(bare_app, "SELECT text_body FROM outbox_message WHERE id = 1") == [("Plain",)]
+
+
+def test_0005_counts_the_answers_that_need_attention_in_every_stored_application(bare_app):
+    """The list's "To check" column for applications stored before it existed: counted from
+    their sealed answers during the upgrade; which answers they are stays sealed."""
+    people = build_previous_release(bare_app)
+    worried = people["waitlisted"]["id"]
+    flagged = {k: v for k, v in answers(blood_pressure="unsure", ride_home="no").items()
+               if k not in ("knows_applicants", "referral")}
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE application SET answers = :answers WHERE id = :id"),
+                           {"answers": sealing.seal(flagged, KEY), "id": worried})
+    assert init_db(bare_app).exit_code == 0
+    counts = dict(raw(bare_app, "SELECT id, attention FROM application"))
+    assert counts == {person["id"]: 2 if person["id"] == worried else 0 for person in people.values()}
+    assert raw(bare_app, "SELECT assigned_admin_id FROM application WHERE id = :id", id=worried)[0][0] is None
