@@ -101,7 +101,7 @@ class BulkForm(SiteForm):
 
 
 class AssignForm(SiteForm):
-    clinician = SelectField("Looked after by")
+    clinician = SelectField("Clinician", description="The one who follows this application; both can still act on it.")
 
     def __init__(self, *args, clinicians=(), **kwargs):
         super().__init__(*args, **kwargs)
