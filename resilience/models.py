@@ -384,7 +384,7 @@ class Message(db.Model):
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("application.id"), index=True)
     # The decision this message came with (an offer, say), or empty for a message on its own.
     decision: Mapped[Status | None] = mapped_column(status_type(Status, "decision", 20, checked=False))
-    body: Mapped[str] = mapped_column(SealedJSON)
+    body: Mapped[str] = mapped_column(SealedText)
     recipients: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 

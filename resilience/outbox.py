@@ -118,7 +118,23 @@ def enqueue(kind: str, to: str, dedupe_key: str, *, application: Application | N
             db.session.add(message)
     except IntegrityError:
         return None
+    if COLLECTED in db.session.info:
+        db.session.info[COLLECTED].append(message)
     return message
+
+
+COLLECTED = "outbox_collected"
+
+
+@contextmanager
+def collecting():
+    """The emails this session queues inside the block (and no other session's), e.g. to show
+    what a change would send before it is rolled back."""
+    db.session.info[COLLECTED] = queued = []
+    try:
+        yield queued
+    finally:
+        db.session.info.pop(COLLECTED, None)
 
 
 def retry_delay(attempts: int) -> timedelta:

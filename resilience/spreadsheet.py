@@ -13,7 +13,7 @@ from .extensions import db
 from .models import Application, Attendance, Cohort, Meeting
 from .status import Status
 
-# People they know first, as the export has always had it.
+# Their answers in the form's order, but people they know first: what a clinician planning groups looks for.
 ANSWER_COLUMNS = ["knows_applicants", *(name for name in questions.SEALED_FIELDS if name != "knows_applicants")]
 OPTIONAL = " (optional)"
 

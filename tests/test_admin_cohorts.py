@@ -92,7 +92,7 @@ def test_moving_a_meeting_shows_what_changes_who_is_emailed_and_the_email_first(
     page = admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True)
     assert "<legend>Ketamine session 1</legend>" in page and "Check the changes" in page
     data = meetings_form(page)
-    assert data["meetings-3-date"] == "2027-01-23" and len(data) == 60  # ten meetings × (id, date, start, end, place, join link)
+    assert data["meetings-3-date"] == "2027-01-23" and len(data) == 70  # ten meetings × (id, revision, date, start, end, place, link)
     data |= {"meetings-3-date": "2027-01-24", "meetings-3-starts": "10:00", "meetings-3-ends": "14:00"}
     before = outbox_count(app)
     response = admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data)
@@ -269,7 +269,7 @@ def test_the_preview_and_its_confirmation_work_as_plain_forms(app, make_admin, m
     preview = client.post(f"/admin/cohorts/{slug}/meetings", data=data).get_data(as_text=True)
     assert "Studio &#34;B&#34; &amp; garden &lt;rear&gt;" in preview
     sent = preview_form(preview)
-    assert "csrf_token" in sent and len(sent) == 61
+    assert "csrf_token" in sent and len(sent) == 71
     assert re.search(r'<button class="button" type="submit" name="confirm" value="1">Send the changes</button>', preview)
     assert client.post(f"/admin/cohorts/{slug}/meetings", data=sent | {"confirm": "1"}).status_code == 303
     with app.app_context():
@@ -280,16 +280,17 @@ def test_the_preview_and_its_confirmation_work_as_plain_forms(app, make_admin, m
 
 
 def test_meetings_are_matched_by_their_id_not_their_place_on_the_page(app, admin_client, make_cohort):
-    """Moving the first meeting past the second changes the page's order: a form opened
-    before that still moves the meeting it showed, not whichever is now in that row."""
+    """Moving the first meeting past the second changes the page's order: the form shown after
+    that moves the meeting each row shows, not whichever used to be in that row."""
     slug = make_cohort(starts_on=date(2027, 1, 12))
     data = meetings_form(admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True))
     first = {k.split("-", 2)[2]: v for k, v in data.items() if k.startswith("meetings-0-")}
     second = {k.split("-", 2)[2]: v for k, v in data.items() if k.startswith("meetings-1-")}
     data |= {"meetings-0-date": "2027-01-16", "confirm": "1"}  # preparation 1 now after preparation 2
     assert admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data).status_code == 303
-    # The same old form again, rows in their old order, with a new place for preparation 2:
-    data |= {"meetings-1-location": "Room 4"}
+    data = meetings_form(admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True))
+    assert data["meetings-0-meeting_id"] == second["meeting_id"]  # the rows swapped places
+    data |= {"meetings-0-location": "Room 4", "confirm": "1"}
     assert admin_client.post(f"/admin/cohorts/{slug}/meetings", data=data).status_code == 303
     with app.app_context():
         cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
@@ -298,6 +299,28 @@ def test_meetings_are_matched_by_their_id_not_their_place_on_the_page(app, admin
         assert by_id[first["meeting_id"]].location == first["location"]
         assert by_id[second["meeting_id"]].location == "Room 4"
         assert by_id[second["meeting_id"]].local_start.date().isoformat() == second["date"]
+
+
+def test_confirming_an_old_preview_never_undoes_another_clinicians_move(app, admin_client, make_cohort,
+                                                                       make_application):
+    """Ana previews a new place for meeting 1; meanwhile Ben moves meeting 2; Ana's "Send the
+    changes" is refused, and meeting 2 keeps Ben's time (no second email about it)."""
+    slug = make_cohort(starts_on=date(2027, 1, 12))
+    make_application(slug, status=Status.ENROLLED)
+    anas = meetings_form(admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True))
+    anas["meetings-0-location"] = "Room 2"
+    preview = admin_client.post(f"/admin/cohorts/{slug}/meetings", data=anas).get_data(as_text=True)
+    bens = meetings_form(admin_client.get(f"/admin/cohorts/{slug}/meetings").get_data(as_text=True))
+    bens |= {"meetings-1-starts": "19:00", "meetings-1-ends": "21:00", "confirm": "1"}
+    admin_client.post(f"/admin/cohorts/{slug}/meetings", data=bens)
+    assert len(mail(app, kind="meeting_moved")) == 1
+    response = admin_client.post(f"/admin/cohorts/{slug}/meetings", data=preview_form(preview) | {"confirm": "1"})
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The meetings of this cohort changed while you were editing them. Nothing was saved" in page
+    assert len(mail(app, kind="meeting_moved")) == 1
+    with app.app_context():
+        cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
+        assert cohort.meetings[1].local_start.hour == 19 and cohort.meetings[0].location != "Room 2"
 
 
 @pytest.mark.parametrize("button", [{}, {"confirm": "1"}, {"back": "1"}], ids=["preview", "send", "back"])

@@ -153,3 +153,28 @@ def test_by_status_sorts_in_the_programs_order(admin_client, make_cohort, make_a
         make_application(slug, first_name=first, last_name="X", status=status)
     html = admin_client.get("/admin/applications?sort=status").get_data(as_text=True)
     assert names_listed(html) == ["P X", "S X", "A X", "E X", "W X"]
+
+
+def test_bulk_says_when_ticked_applications_no_longer_exist(app, admin_client, make_cohort, make_application):
+    maya = make_application(make_cohort(), first_name="Maya", last_name="Okafor")
+    page = admin_client.post("/admin/applications/bulk", data={"application_id": [maya, 424242],
+                                                                "status": "declined"}).get_data(as_text=True)
+    assert "Decline 1 application?" in page and "1 of the ticked applications no longer exists" in page
+    done = admin_client.post("/admin/applications/bulk", data={"application_id": [maya, 424242], "status": "declined",
+                                                                "confirmed": "yes"}).get_data(as_text=True)
+    assert "Decline: 1 of 1 done" in done and "1 of the ticked applications no longer exists" in done
+    response = admin_client.post("/admin/applications/bulk", data={"application_id": [424242], "status": "declined"})
+    assert "None of the ticked applications exists any more." in admin_client.get(
+        response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_refused_bulk_goes_back_to_the_list_it_came_from_and_nowhere_else(admin_client, make_cohort):
+    slug = make_cohort()
+    for referrer, back in ((f"http://localhost/admin/applications?cohort={slug}&status=pending",
+                            f"/admin/applications?cohort={slug}&status=pending"),
+                           ("http://localhost/admin/applications/bulk", "/admin/applications"),
+                           ("https://elsewhere.example/admin/applications", "/admin/applications")):
+        response = admin_client.post("/admin/applications/bulk", data={"status": "declined"},
+                                     headers={"Referer": referrer})
+        assert response.status_code == 303 and response.headers["Location"].endswith(back), referrer
+        assert "elsewhere" not in response.headers["Location"]

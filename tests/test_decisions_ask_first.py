@@ -82,8 +82,8 @@ def test_a_decision_that_cannot_be_made_says_so_before_and_offers_no_button(
     assert 'type="submit">Accept' not in page
     response = ask(admin_client, waiting, "enrolled")  # never a clinician's decision: back to the page
     assert response.status_code == 303
-    assert "not possible for this application now" in admin_client.get(response.headers["Location"]).get_data(
-        as_text=True)
+    assert "This application is now “Waitlisted”, so it cannot be" in admin_client.get(
+        response.headers["Location"]).get_data(as_text=True)
 
 
 def test_a_personal_message_goes_into_the_email_and_is_kept_sealed(app, admin_client, make_cohort, make_application):
@@ -151,3 +151,65 @@ def test_the_personal_message_arrives_over_smtp_with_a_neutral_subject_and_no_an
     assert message["Subject"] == "About your application"
     assert "Please keep in touch." in body and "— Dr. Ana Reyes" in body
     assert "Quetiapine" not in body and "blood" not in body.lower()
+
+
+def test_a_button_left_open_after_another_clinician_decided_shows_the_decision_as_it_is_now(
+        app, admin_client, make_cohort, make_application):
+    maya = make_application(make_cohort(), first_name="Maya", status="declined")
+    response = ask(admin_client, maya, "accepted", htmx=True)  # the page still showed "Accept"
+    html = response.get_data(as_text=True)
+    assert response.headers["HX-Retarget"] == "#decision" and response.headers["HX-Reswap"] == "outerHTML"
+    assert html.lstrip().startswith('<section class="panel decision" id="decision"') and "<html" not in html
+    assert "This application is now “Declined”, so it cannot be accepted." in html
+    response = ask(admin_client, maya, "accepted")  # without JavaScript: back to the page, told why
+    assert "This application is now “Declined”, so it cannot be accepted." in admin_client.get(
+        response.headers["Location"]).get_data(as_text=True)
+    assert nothing_written(app)
+
+
+def test_a_long_message_for_a_decision_no_longer_possible_says_why_it_is_not(
+        app, admin_client, make_cohort, make_application):
+    maya = make_application(make_cohort(), first_name="Maya", status="withdrawn")
+    response = admin_client.post(f"/admin/applications/{maya}/status", headers={"HX-Request": "true"},
+                                 data={"status": "declined", "message": "x" * 1001})
+    assert "This application is now “Withdrawn”, so it cannot be declined." in response.get_data(as_text=True)
+    assert nothing_written(app)
+
+
+def test_after_a_decision_with_a_message_the_messages_panel_shows_it_too(app, admin_client, make_cohort,
+                                                                         make_application):
+    maya = make_application(make_cohort(), first_name="Maya")
+    html = admin_client.post(f"/admin/applications/{maya}/status", headers={"HX-Request": "true"},
+                             data={"status": "waitlisted", "message": "We will keep you posted."}).get_data(as_text=True)
+    assert '<section class="panel" id="messages" aria-labelledby="messages-title" hx-swap-oob="true">' in html
+    assert "We will keep you posted." in html[html.index('id="messages"'):]
+
+
+@pytest.mark.skipif(not __import__("conftest").TEST_DATABASE_URL,
+                    reason="SQLite serialises whole transactions: no other email can be stored meanwhile")
+def test_the_preview_lists_only_what_this_decision_sends_while_others_store_emails(
+        app, make_admin, make_cohort, make_application, monkeypatch):
+    from conftest import NOW
+
+    from resilience import enrolment, sealing
+    from resilience.enrolment import decisions
+    from resilience.models import Admin
+
+    admin_id = make_admin()
+    maya = make_application(make_cohort(), first_name="Maya", email="maya@example.org")
+    status_changed = decisions.notifications.status_changed
+
+    def while_someone_else_applies(application, previous, **personal):
+        with db.engine.connect() as connection:  # another request commits its email meanwhile
+            connection.execute(sa.insert(OutboxMessage.__table__).values(
+                kind="status_link", dedupe_key="someone-else", to_address="other@example.org",
+                subject="Your application is already with us", text_body=sealing.seal("x"),
+                html_body=sealing.seal("x"), attachments=[], status="queued", attempts=0,
+                next_attempt_at=NOW, created_at=NOW))
+            connection.commit()
+        return status_changed(application, previous, **personal)
+
+    monkeypatch.setattr(decisions.notifications, "status_changed", while_someone_else_applies)
+    with app.test_request_context():
+        preview = enrolment.preview_decision(maya, "declined", db.session.get(Admin, admin_id))
+    assert [email.to for email in preview.emails] == ["maya@example.org"]

@@ -421,10 +421,10 @@ def test_messages_for_holds_their_own_and_the_groups_sent_while_they_were_enroll
     assert seen == {"early": [to_early, before, after], "left": [before], "late": [after]}
 
 
-def test_participants_preview_is_the_enrolled_people(app, group):
+def test_enrolled_participants_is_the_enrolled_people(app, group):
     slug, _ = group
     with app.app_context():
-        names = [a.first_name for a in enrolment.participants_preview(enrolment.cohort_by_slug(slug))]
+        names = [a.first_name for a in enrolment.enrolled_participants(enrolment.cohort_by_slug(slug))]
     assert names == ["Avery", "Blake"]
 
 

@@ -11,12 +11,21 @@
 """
 import re
 
+import sqlalchemy as sa
 from flask import Blueprint, request
+
+from ..extensions import db
+from ..models import Admin
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PER_PAGE = 25
 NUMBER = re.compile(r"[0-9]{1,9}")  # ids people type: plain digits, small enough for any database
+
+
+def clinicians() -> list[Admin]:
+    """The clinicians who can sign in, by name: whom a slot or an application can be given to."""
+    return db.session.scalars(sa.select(Admin).where(Admin.active).order_by(Admin.display_name)).all()
 
 
 def page_number() -> int:

@@ -1,6 +1,8 @@
 """Applications: the filterable list and decisions on several at once, one application with
 its answers and history, decisions that show what they will do first, notes, and who looks
 after it."""
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -8,20 +10,16 @@ from sqlalchemy.orm import contains_eager, defer, selectinload
 
 from .. import clock, enrolment, htmx, questions
 from ..extensions import db
-from ..models import Admin, Application, AuditEvent, Cohort
-from ..status import SEAT_HOLDING, Status
-from . import PER_PAGE, bp, page_number
+from ..models import Application, AuditEvent, Cohort
+from ..status import Status
+from . import PER_PAGE, bp, clinicians, page_number
 from .forms import SORTS, ApplicationFilters, AssignForm, BulkForm, DecisionForm, MessageForm, NoteForm
 from .screening import slot_forms
 
 
-def _clinicians() -> list[Admin]:
-    return db.session.scalars(sa.select(Admin).where(Admin.active).order_by(Admin.display_name)).all()
-
-
 @bp.get("/applications")
 def applications():
-    form = ApplicationFilters(enrolment.all_cohorts(), _clinicians())
+    form = ApplicationFilters(enrolment.all_cohorts(), clinicians())
     filters = form.chosen()
     page = db.paginate(_matching(filters).order_by(*SORTS[filters["sort"]][1]), page=page_number(),
                        per_page=PER_PAGE, error_out=False)
@@ -83,7 +81,7 @@ def page_context(application: Application, refusal: str | None = None, done: str
         "done": done,
         "holders": enrolment.seat_holders_by_cohort([cohort.id])[cohort.id],
         "acquaintances": enrolment.acquaintances(application),
-        "assign_form": AssignForm(formdata=None, clinicians=_clinicians(),
+        "assign_form": AssignForm(formdata=None, clinicians=clinicians(),
                                   data={"clinician": str(application.assigned_admin_id or "")}),
         "conversations": enrolment.conversations(application),
         "attendance": enrolment.attendance_of(application),
@@ -101,8 +99,14 @@ def decide(application_id):
     """What a decision will do, asked before it is made: a dialog with htmx, a page without."""
     application = db.get_or_404(Application, application_id)
     to_status = request.args.get("status", "")
-    if to_status not in enrolment.allowed_changes(application):
-        flash("That decision is not possible for this application now. Nothing was changed.", "error")
+    if to_status not in enrolment.allowed_changes(application):  # a page left open: decided meanwhile
+        refusal = _not_possible(application, to_status)
+        if htmx.is_htmx():  # the decision as it stands now, in place of the dialog
+            response = _decision_response(application, refusal, None)
+            response.headers["HX-Retarget"] = "#decision"
+            response.headers["HX-Reswap"] = "outerHTML"
+            return response
+        flash(refusal, "error")
         return redirect(url_for(".application", application_id=application.id), 303)
     form = DecisionForm(formdata=None, data={"status": to_status})
     return htmx.render("admin/decide.html", "admin/_decide.html", **_decide_context(application, form))
@@ -110,10 +114,7 @@ def decide(application_id):
 
 def _decide_context(application: Application, form: DecisionForm, refusal: str | None = None) -> dict:
     to_status = Status(form.status.data)
-    holds_seat = application.status in SEAT_HOLDING
     return {"application": application, "cohort": application.cohort, "form": form, "to_status": to_status,
-            "takes_seat": to_status in SEAT_HOLDING and not holds_seat,
-            "frees_seat": holds_seat and to_status not in SEAT_HOLDING,
             "preview": enrolment.preview_decision(application.id, to_status, current_user),
             "asks_evaluation": to_status == Status.ACCEPTED and enrolment.asks_evaluation(application),
             "refusal": refusal}
@@ -125,8 +126,7 @@ def change_status(application_id):
     form = DecisionForm()
     refusal = done = None
     if not form.validate():
-        refusal = "That decision was not understood. Nothing was changed." if form.status.errors else \
-            "Please check the message below. Nothing was changed."
+        refusal = "Please check the message below. Nothing was changed."
     else:
         to_status = Status(form.status.data)
         try:
@@ -139,15 +139,31 @@ def change_status(application_id):
             if form.message.data:
                 done += " Your message went with the email."
     application = db.get_or_404(Application, application_id)
-    if refusal and not form.status.errors and form.status.data in enrolment.allowed_changes(application):
+    if refusal and form.status.data in enrolment.allowed_changes(application):
         return _ask_again(application, form, refusal)  # still possible: the question again, nothing typed lost
+    if refusal and not form.status.errors and form.errors:  # not possible any more, whatever was typed
+        refusal = _not_possible(application, form.status.data)
+    elif form.status.errors:
+        refusal = "That decision was not understood. Nothing was changed."
     if htmx.is_htmx():
-        response = current_app.make_response(render_template("admin/_decision_response.html",
-                                                             **page_context(application, refusal, done)))
-        response.headers["HX-Trigger"] = "decision-made, seats-changed" if done else "decision-made"
-        return response
+        return _decision_response(application, refusal, done)
     flash(refusal or done, "error" if refusal else "success")
     return redirect(url_for(".application", application_id=application_id), 303)
+
+
+def _not_possible(application: Application, to_status: str) -> str:
+    """Why a decision cannot be made now (the application was decided on meanwhile, say)."""
+    if to_status not in [status.value for status in Status]:
+        return "That decision was not understood. Nothing was changed."
+    return enrolment.RefusedChange("not_allowed", status=application.status, to=Status(to_status)).message
+
+
+def _decision_response(application: Application, refusal: str | None, done: str | None):
+    """The decision panel as it is now, with the outcome; the seats and messages beside it too."""
+    response = current_app.make_response(render_template("admin/_decision_response.html",
+                                                         **page_context(application, refusal, done)))
+    response.headers["HX-Trigger"] = "decision-made, seats-changed" if done else "decision-made"
+    return response
 
 
 def _ask_again(application: Application, form: DecisionForm, refusal: str):
@@ -175,23 +191,29 @@ def bulk():
         chosen = db.session.scalars(sa.select(Application).where(Application.id.in_(form.application_id.data))
                                     .options(defer(Application.answers))
                                     .order_by(Application.last_name, Application.first_name)).all()
+        if not chosen:
+            flash("None of the ticked applications exists any more. Nothing was changed.", "error")
+            return redirect(url_for(".applications"), 303)
         return render_template("admin/bulk.html", to_status=to_status, chosen=chosen,
+                               missing=len(set(form.application_id.data)) - len(chosen),
                                previews={a.id: enrolment.preview_decision(a.id, to_status, current_user)
                                          for a in chosen},
                                back=request.referrer if _own_page(request.referrer) else None)
     outcomes = enrolment.change_many(form.application_id.data, to_status, current_user)
-    return render_template("admin/bulk_done.html", to_status=to_status, outcomes=outcomes)
+    return render_template("admin/bulk_done.html", to_status=to_status, outcomes=outcomes,
+                           missing=len(set(form.application_id.data)) - len(outcomes))
 
 
 def _own_page(url: str | None) -> bool:
-    """A link back to the list the clinician came from, never to another site."""
-    return bool(url) and url.startswith(request.host_url.rstrip("/") + url_for(".applications"))
+    """A link back to the list the clinician came from (with its filters), never anywhere else."""
+    parts = urlsplit(url or "")
+    return parts.netloc == request.host and parts.path == url_for(".applications")
 
 
 @bp.post(APPLICATION + "/assign")
 def assign(application_id):
     application = db.get_or_404(Application, application_id)
-    form = AssignForm(clinicians=_clinicians())
+    form = AssignForm(clinicians=clinicians())
     valid = form.validate()
     if valid:
         enrolment.assign(application.id, form.clinicians.get(form.clinician.data), current_user)

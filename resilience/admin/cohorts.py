@@ -3,7 +3,7 @@ and moving their meetings (with a preview of who is emailed what, before anythin
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import enrolment, formatting, outbox
+from .. import enrolment, formatting
 from ..models import Cohort
 from . import bp
 from .forms import CohortForm, ExportForm, MeetingsForm, WaitlistMoveForm
@@ -71,7 +71,7 @@ def meetings(slug):
     cohort = _cohort_or_404(slug)
     if request.method == "GET":
         form = MeetingsForm(formdata=None, data={"meetings": [
-            {"meeting_id": m.id, "date": m.local_start.date(), "starts": m.local_start.time(),
+            {"meeting_id": m.id, "revision": m.revision, "date": m.local_start.date(), "starts": m.local_start.time(),
              "ends": m.local_end.time(), "location": m.location, "join_url": m.join_url} for m in cohort.meetings]})
         return _meetings_form(cohort, form)
     form = MeetingsForm()
@@ -111,10 +111,6 @@ def _meetings_preview(cohort: Cohort, form: MeetingsForm, planned: list):
     """What saving would do, before it is done: each change from → to, who is emailed, and the
     email as the first of them will read it. Nothing is saved or queued."""
     moved = [change for change in planned if change.moved]
-    holders = enrolment.seats.participants(cohort) if moved else []
-    emails = [(change, outbox.compose("meeting_moved", application=holders[0], meeting=change,
-                                      **enrolment.moved_from(cohort, (change.meeting.starts_at, change.meeting.ends_at,
-                                                                      change.meeting.location))))
-              for change in moved] if holders else []
+    holders, emails = enrolment.meeting_moves_preview(cohort, moved)
     return render_template("admin/meetings_preview.html", form=form, cohort=cohort, planned=planned, moved=moved,
                            holders=holders, emails=emails)

@@ -4,7 +4,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
 import sqlalchemy as sa
-from flask import request
+from flask import current_app, request
 from wtforms import (
     BooleanField,
     DateField,
@@ -112,12 +112,12 @@ class AssignForm(SiteForm):
 
 class NoteForm(SiteForm):
     body = TextAreaField("Add a private note", [DataRequired("Please write the note first."),
-                                                limit(4000)],
+                                                limit(4000)], filters=[clean_text],
                          description="Only the clinicians see notes. They are encrypted when stored.")
 
 
 class CohortForm(SiteForm):
-    title = StringField("Title", [DataRequired("Please give the cohort a title."), limit(200)],
+    title = StringField("Title", [DataRequired("Please give the cohort a title."), limit(200)], filters=[clean_text],
                         description="For example: Spring 2027 cohort.")
     slug = StringField("Short name for links", [
         DataRequired("Please choose a short name."), limit(80),
@@ -131,12 +131,12 @@ class CohortForm(SiteForm):
                                             plausible_date],
                           description="New cohorts get ten meetings planned from this date; adjust them afterwards.")
     timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")
-    location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."),
-                                                                  limit(300)])
+    location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."), limit(300)],
+                           filters=[clean_text])
     application_deadline = DateField("Applications close after", [Optional(), plausible_date],
                                      description="Leave empty to take applications until the first meeting.")
     applications_open = BooleanField("Taking applications", default=True)
-    fee_text = TextAreaField("Fee (optional)", [Optional(), limit(500)],
+    fee_text = TextAreaField("Fee (optional)", [Optional(), limit(500)], filters=[clean_text],
                              description="Shown on the program page. Leave empty to show no fee.")
     offer_days = IntegerField("Days to confirm an offered place", [
         InputRequired("Please give the number of days."),
@@ -167,10 +167,11 @@ class CohortForm(SiteForm):
 
 class MeetingRow(Form):
     meeting_id = HiddenField()  # which meeting this row moves; a stale form's ids are refused by the rule
+    revision = HiddenField()  # the meeting as the clinician saw it: moved by someone else since, it is refused
     date = DateField("Date", [InputRequired("Please give a date."), plausible_date])
     starts = TimeField("Starts", [InputRequired("Please give a start time.")])
     ends = TimeField("Ends", [InputRequired("Please give an end time.")])
-    location = StringField("Where", [DataRequired("Please say where, or “Online”."), limit(300)])
+    location = StringField("Where", [DataRequired("Please say where, or “Online”."), limit(300)], filters=[clean_text])
     join_url = URLField("Join link (online meetings)", [Optional(), limit(500), URL(
         require_tld=True, message="Please give the whole link, starting with https://.")],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
@@ -191,9 +192,11 @@ class MeetingsForm(SiteForm):
     meetings = FieldList(FormField(MeetingRow), min_entries=program.MEETING_COUNT, max_entries=program.MEETING_COUNT)
 
     def changes(self) -> dict[int | None, tuple]:
-        """Each meeting's new (date, start, end, place), by meeting id (None where a row has none)."""
-        return {int(row["meeting_id"]) if re.fullmatch(r"[0-9]{1,9}", row["meeting_id"] or "") else None:
-                (row["date"], row["starts"], row["ends"], row["location"].strip(), row["join_url"] or None)
+        """Each meeting's new (date, start, end, place, join link, revision seen), by meeting id
+        (None where a row has none; a revision that is not a number is None)."""
+        number = lambda value: int(value) if re.fullmatch(r"[0-9]{1,9}", value or "") else None
+        return {number(row["meeting_id"]): (row["date"], row["starts"], row["ends"], row["location"].strip(),
+                                            row["join_url"] or None, number(row["revision"]))
                 for row in self.meetings.data}
 
 
@@ -239,7 +242,7 @@ class SlotMoveForm(SiteForm):
 
 
 class HeldForm(SiteForm):
-    note = TextAreaField("Private note on the conversation", [Optional(), limit(4000)],
+    note = TextAreaField("Private note on the conversation", [Optional(), limit(4000)], filters=[clean_text],
                          description="Only the clinicians see it; it is encrypted when stored.")
 
 
@@ -359,8 +362,6 @@ class MessageForm(SiteForm):
                                  filters=[clean_text])
 
     def __init__(self, *args, **kwargs):
-        from flask import current_app  # the practice's address, said where the words are written
-
         super().__init__(*args, **kwargs)
         self.message_body.description = (f"Sent by email from the practice’s address; replies come to "
                                          f"{current_app.config['CONTACT_EMAIL']}. Never include their answers.")

@@ -61,7 +61,7 @@ def write_to_participants(slug):
 
 def _cohort_page(cohort: Cohort, form: CohortMessageForm, refusal: str | None = None, status: int = 200,
                  preview: bool = False):
-    people = enrolment.participants_preview(cohort)
+    people = enrolment.enrolled_participants(cohort)
     email = None
     if preview and people:
         email = enrolment.message_preview(current_user, people[0], form.message_body.data)

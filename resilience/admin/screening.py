@@ -1,23 +1,18 @@
 """Screening conversations: the clinicians publish times, see who booked which, move or
 cancel them, and record a conversation as held with a private note."""
-import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import clock, enrolment
 from ..extensions import db
-from ..models import Admin, ScreeningSlot
-from . import bp
+from ..models import ScreeningSlot
+from . import bp, clinicians
 from .forms import HeldForm, SlotMoveForm, SlotsForm
-
-
-def _clinicians() -> list[Admin]:
-    return list(db.session.scalars(sa.select(Admin).where(Admin.active).order_by(Admin.display_name)))
 
 
 @bp.route("/screening", methods=["GET", "POST"])
 def screening():
-    form = SlotsForm(clinicians=_clinicians())
+    form = SlotsForm(clinicians=clinicians())
     if request.method == "GET":
         form.clinician.data = str(current_user.id)
     elif form.validate():

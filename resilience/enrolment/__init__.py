@@ -57,13 +57,13 @@ from .links import send_status_links
 from .meetings import change_meeting, meeting_changes, move_meetings, send_reminders
 from .messages import (
     cohort_messages,
+    enrolled_participants,
     message_preview,
     messages_for,
-    participants_preview,
     write_to_applicant,
     write_to_participants,
 )
-from .notifications import application_received, moved_from
+from .notifications import application_received, meeting_moves_preview
 from .offers import open_offers_by_cohort
 from .people_you_know import acquaintances
 from .periodic import run_due_work
@@ -121,22 +121,22 @@ __all__ = [
     "conversations",
     "conversations_ahead_by_cohort",
     "conversations_had",
+    "enrolled_participants",
     "mark_attendance",
     "marking_open",
     "meeting_changes",
+    "meeting_moves_preview",
     "message_preview",
     "messages_for",
     "missed",
     "move_in_waitlist",
     "move_meetings",
     "move_slot",
-    "moved_from",
     "next_meeting",
     "offer_passed",
     "open_cohorts",
     "open_offers_by_cohort",
     "open_slots",
-    "participants_preview",
     "phase",
     "preview_decision",
     "record_alone",

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from .. import clock, database
+from .. import clock, database, outbox
 from ..extensions import db
-from ..models import Admin, Application, Cohort, Message, Note, OutboxMessage
+from ..models import Admin, Application, Cohort, Message, Note
 from ..refusals import RefusedChange
 from ..status import APPLICANT_MAY, ONLY_BY, SEAT_HOLDING, TRANSITIONS, Status
 from . import audit, notifications, screening, seats
@@ -105,6 +105,8 @@ class DecisionPreview:
     emails: tuple[Email, ...] = ()
     seats_taken: int = 0        # after the decision
     capacity: int = 0
+    takes_seat: bool = False
+    frees_seat: bool = False
     confirm_by_at: datetime | None = None
 
     @property
@@ -114,24 +116,27 @@ class DecisionPreview:
 
 def preview_decision(application_id: int, to_status: Status, admin: Admin) -> DecisionPreview:
     """What this decision would do now: who is emailed (each subject and attachment) and the
-    seats after it. Found by making the change and rolling it back, so the preview says
-    exactly what the decision sends. The medical evaluation is assumed confirmed: the
-    clinician is asked for it beside the decision."""
+    seats after it. Found by making the change and rolling it back, so the preview lists the
+    emails the decision would queue. The medical evaluation is assumed confirmed: the
+    clinician is asked for it beside the decision. (On PostgreSQL the rolled-back rows still
+    use up ids, so audit event ids may have gaps.)"""
     to_status = Status(to_status)
     database.begin_write()
-    last_id = db.session.scalar(sa.select(sa.func.max(OutboxMessage.id))) or 0
-    try:
-        application = _decide(application_id, to_status, admin, "admin", True, None)
-    except RefusedChange as refused:  # already rolled back
-        return DecisionPreview(to_status, refusal=refused)
-    db.session.flush()
-    queued = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id > last_id)
-                                .order_by(OutboxMessage.id)).all()
+    previous = db.session.scalar(sa.select(Application.status).where(Application.id == application_id))
+    with outbox.collecting() as queued:
+        try:
+            application = _decide(application_id, to_status, admin, "admin", True, None)
+        except RefusedChange as refused:  # already rolled back
+            return DecisionPreview(to_status, refusal=refused)
+        db.session.flush()
+    cohort = application.cohort
     preview = DecisionPreview(
         to_status,
         emails=tuple(Email(m.to_address, m.subject, tuple(a["filename"] for a in m.attachments),
                            m.to_address == application.email) for m in queued),
-        seats_taken=seats.seats_taken(application.cohort), capacity=application.cohort.capacity,
+        seats_taken=seats.seats_taken(cohort), capacity=cohort.capacity,
+        takes_seat=to_status in SEAT_HOLDING and previous not in SEAT_HOLDING,
+        frees_seat=previous in SEAT_HOLDING and to_status not in SEAT_HOLDING,
         confirm_by_at=application.confirm_by_at)
     db.session.rollback()
     return preview

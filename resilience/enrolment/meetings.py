@@ -86,7 +86,7 @@ class MeetingChange:
         return self.location.strip().lower() == "online"
 
 
-def meeting_changes(cohort: Cohort, changes: dict[int, tuple[date, time, time, str, str | None]]) -> list[MeetingChange]:
+def meeting_changes(cohort: Cohort, changes: dict[int, tuple[date, time, time, str, str | None, int | None]]) -> list[MeetingChange]:
     """What saving the meetings form would change, meeting by meeting in time order (only
     those with a new time, place or join link). Writes nothing: the preview a clinician sees
     before anyone is emailed. Refuses as move_meetings does (a stale form, a meeting that
@@ -94,14 +94,16 @@ def meeting_changes(cohort: Cohort, changes: dict[int, tuple[date, time, time, s
     return [change for change in _planned(cohort.id, changes) if change.moved or change.link_changed]
 
 
-def _planned(cohort_id: int, changes: dict[int, tuple[date, time, time, str, str | None]]) -> list[MeetingChange]:
+def _planned(cohort_id: int, changes: dict[int, tuple[date, time, time, str, str | None, int | None]]) -> list[MeetingChange]:
     """Every meeting of the cohort with what the form gives it, in time order."""
     meetings = db.session.scalars(sa.select(Meeting).where(Meeting.cohort_id == cohort_id)).all()
     if {meeting.id for meeting in meetings} != set(changes):
         raise RefusedChange("meetings_changed")
     planned = []
     for meeting in sorted(meetings, key=lambda m: m.starts_at):
-        day, starts, ends, location, join_url = changes[meeting.id]
+        day, starts, ends, location, join_url, revision = changes[meeting.id]
+        if revision != meeting.revision:  # moved by someone else since the form was shown
+            raise RefusedChange("meetings_changed")
         zone = meeting.cohort.zone
         change = MeetingChange(meeting, _utc(day, starts, zone), _utc(day, ends, zone), location, join_url)
         if change.ends_at <= change.starts_at:
@@ -156,7 +158,7 @@ def _place(location: str) -> str:
     return location if len(location) <= PLACE_LENGTH else location[:PLACE_LENGTH - 1] + "…"
 
 
-def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str, str | None]], admin: Admin) -> int:
+def move_meetings(cohort: Cohort, changes: dict[int, tuple[date, time, time, str, str | None, int | None]], admin: Admin) -> int:
     """Set the cohort's meetings to the dates, times (the cohort's local time), places and join
     links given by meeting id; returns how many moved, and everyone holding a seat hears of each
     move. A new join link alone is shown on the participants' status pages, with no email.

@@ -30,7 +30,7 @@ def write_to_applicant(application_id: int, admin: Admin, body: str) -> Message:
     body = _clean(body)
     database.begin_write()
     with database.rollback_on(RefusedChange):
-        application = db.session.get(Application, application_id)
+        application = seats.lock_application(application_id)  # a double click waits, then finds the first
         if application is None:
             raise RefusedChange("missing")
         _check(body, Message.application_id == application.id)
@@ -56,7 +56,7 @@ def write_to_participants(cohort_id: int, admin: Admin, body: str, expected: set
         cohort = seats.lock_cohort(cohort_id)  # no one enrols or leaves while the list is read
         if cohort is None:
             raise RefusedChange("cohort_missing")
-        people = participants_preview(cohort)
+        people = enrolled_participants(cohort)
         if not people:
             raise RefusedChange("no_participants", cohort=cohort)
         if expected is not None and {person.id for person in people} != set(expected):
@@ -89,7 +89,7 @@ def _check(body: str, *to_whom) -> None:
         raise RefusedChange("message_repeated")
 
 
-def participants_preview(cohort: Cohort) -> list[Application]:
+def enrolled_participants(cohort: Cohort) -> list[Application]:
     """Who a message to the cohort would reach now: its enrolled participants."""
     return seats.participants(cohort, statuses=(Status.ENROLLED,))
 
@@ -97,7 +97,7 @@ def participants_preview(cohort: Cohort) -> list[Application]:
 def message_preview(admin: Admin, application: Application, body: str) -> dict:
     """The email this person would receive (subject, text_body, html_body), rendered and not
     queued, with their private status link hidden: it is theirs, not the panel's."""
-    email = notifications.message_preview(admin, application, _clean(body))
+    email = notifications.message_email(admin, application, _clean(body))
     return {part: text.replace(application.token, "…") for part, text in email.items()}
 
 

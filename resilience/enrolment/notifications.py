@@ -87,6 +87,16 @@ def meeting_moved(meeting: Meeting, holders: list[Application], before: tuple[da
                        **moved_from(meeting.cohort, before), attachments=[invite])
 
 
+def meeting_moves_preview(cohort, moved: list) -> tuple[list[Application], list[tuple]]:
+    """Who would hear of these planned moves (meetings.MeetingChange), and each moved-meeting
+    email as the first of them would read it: rendered, queuing nothing."""
+    holders = seats.participants(cohort) if moved else []
+    emails = [(change, outbox.compose("meeting_moved", application=holders[0], meeting=change, **moved_from(
+        cohort, (change.meeting.starts_at, change.meeting.ends_at, change.meeting.location))))
+        for change in moved if holders]
+    return holders, emails
+
+
 def moved_from(cohort, before: tuple[datetime, datetime, str]) -> dict:
     """What the moved-meeting email says the meeting was: its start, end (local) and place."""
     return {"before": cohort.local(before[0]), "before_end": cohort.local(before[1]), "before_location": before[2]}
@@ -156,7 +166,7 @@ def message_sent(message, application: Application) -> None:
     outbox.enqueue("message", application.email, key, **_message_context(message.admin, application, message.body))
 
 
-def message_preview(admin, application: Application, body: str) -> dict:
+def message_email(admin, application: Application, body: str) -> dict:
     """The email message_sent would queue for this person, rendered (subject, text_body,
     html_body), queuing nothing: what a clinician checks before sending."""
     return outbox.compose("message", **_message_context(admin, application, body))
