@@ -473,3 +473,12 @@ def test_printing_the_roster_page_prints_the_sheet(admin_client, group):
     for hidden in (".site-header", ".site-footer", ".flashes", ".roster", ".screen-only"):
         assert hidden in media
     assert ".print-only" in rules and ".sign-in-sheet" in media
+
+
+def test_the_roster_promises_an_email_only_when_clinicians_addresses_are_set(app, admin_client, group):
+    slug, _ = group
+    page = " ".join(text(admin_client.get(roster_url(slug, 2))).split())
+    assert "is flagged on the dashboard and both clinicians are emailed once" in page
+    app.config["ADMIN_EMAILS"] = []
+    page = " ".join(text(admin_client.get(roster_url(slug, 2))).split())
+    assert "is flagged on the dashboard, so one of you can reach out" in page and "emailed" not in page

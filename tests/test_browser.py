@@ -340,7 +340,7 @@ def test_decisions_and_bulk_work_with_javascript_switched_off(browser, server, m
     page.get_by_label("Select Ola Berg").check()
     page.get_by_label("With the ticked applications").select_option("waitlisted")
     page.get_by_role("button", name="Continue with the ticked applications").click()
-    sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Put 2 applicants on the waitlist?")
+    sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Put the 2 ticked applicants on the waitlist?")
     page.get_by_role("button", name="Waitlist 2 of 2").click()
     sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Waitlist: 2 of 2 done")
     context.close()
@@ -359,7 +359,7 @@ def test_the_bulk_pages_are_accessible_and_fit_the_screen(axe_page, server, make
     axe_page.get_by_label("Select Ola Berg").check()
     axe_page.get_by_label("With the ticked applications").select_option("declined")
     axe_page.get_by_role("button", name="Continue with the ticked applications").click()
-    sync_api.expect(axe_page.get_by_role("heading", level=1)).to_have_text("Decline 2 applications?")
+    sync_api.expect(axe_page.get_by_role("heading", level=1)).to_have_text("Decline the 2 ticked applicants?")
     for step in ("asked", "done"):
         assert axe_violations(axe_page) == [], step
         assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], step
@@ -721,4 +721,14 @@ def test_writing_to_an_applicant_with_htmx_keeps_the_page_and_announces_it(page,
     sync_api.expect(page.locator("#messages")).to_contain_text("See you on Tuesday.")
     sync_api.expect(page.locator("#message_body")).to_have_value("")
     assert page.evaluate("window.reloaded") is False
+    assert page.console_errors == []
+
+
+def test_the_confirmation_page_of_its_own_works_with_javascript_on(page, server, make_admin, make_cohort,
+                                                                   make_application):
+    application_id = make_application(make_cohort(), first_name="Maya", last_name="Okafor", status="declined")
+    sign_in_page(page, server, make_admin)
+    page.goto(f"{server}/admin/applications/{application_id}/decide?status=pending")  # a bookmark, or a new tab
+    page.get_by_role("button", name="Reopen", exact=True).click()
+    sync_api.expect(page.locator(".flash--success")).to_contain_text("Maya Okafor: reopened.")
     assert page.console_errors == []

@@ -41,7 +41,7 @@ def test_accepting_first_shows_the_seat_the_deadline_and_the_email_and_changes_n
     assert "Offer Maya a place?" in page
     assert "Maya takes a seat: 2 of 6 taken after this, 4 left." in page
     assert "Maya has until Tuesday, December 1, 2026 at 10:00 am EST to confirm" in page
-    assert "Maya is emailed “A place is offered to you in the Spring 2027 cohort”, with meetings.ics." in page
+    assert "Maya is emailed “A place is offered to you in the Spring 2027 cohort”, with a calendar file (meetings.ics)." in page
     assert 'name="evaluated"' in page  # no conversation was held: the clinician is asked for their word
     assert 'name="message"' in page and ">Accept and email Maya</button>" in page
     assert f'action="/admin/applications/{maya}/status"' in page
@@ -64,7 +64,7 @@ def test_reopening_says_exactly_what_it_sends(app, admin_client, make_cohort, ma
     declined = make_application(slug, first_name="Ola", status="declined")
     page = ask(admin_client, offered, "pending").get_data(as_text=True)
     assert "Maya’s seat is freed: 0 of 6 taken after this." in page
-    assert "Maya is emailed “About the place we offered you”, with cancelled-meetings.ics." in page
+    assert "Maya is emailed “About the place we offered you”, with a calendar cancellation (cancelled-meetings.ics)." in page
     assert "ana@practice.example is emailed “A seat is free in the Test cohort" in page
     page = ask(admin_client, declined, "pending").get_data(as_text=True)
     assert "No one is emailed." in page and 'name="message"' not in page

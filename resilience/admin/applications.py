@@ -187,13 +187,13 @@ def bulk():
                        ["That was not understood. Nothing was changed."]), "error")
         return redirect(request.referrer if _own_page(request.referrer) else url_for(".applications"), 303)
     to_status = Status(form.status.data)
+    chosen = db.session.scalars(sa.select(Application).where(Application.id.in_(form.application_id.data))
+                                .options(defer(Application.answers))
+                                .order_by(Application.last_name, Application.first_name)).all()
+    if not chosen:
+        flash("None of the ticked applications exists any more. Nothing was changed.", "error")
+        return redirect(url_for(".applications"), 303)
     if not form.confirmed.data:
-        chosen = db.session.scalars(sa.select(Application).where(Application.id.in_(form.application_id.data))
-                                    .options(defer(Application.answers))
-                                    .order_by(Application.last_name, Application.first_name)).all()
-        if not chosen:
-            flash("None of the ticked applications exists any more. Nothing was changed.", "error")
-            return redirect(url_for(".applications"), 303)
         return render_template("admin/bulk.html", to_status=to_status, chosen=chosen,
                                missing=len(set(form.application_id.data)) - len(chosen),
                                previews={a.id: enrolment.preview_decision(a.id, to_status, current_user)

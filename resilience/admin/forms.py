@@ -32,6 +32,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    StopValidation,
     ValidationError,
 )
 
@@ -85,17 +86,25 @@ class DecisionForm(SiteForm):
 class IdsField(Field):
     """Application numbers ticked in a list (each a checkbox with the same name)."""
 
+    understood = True
+
     def process_formdata(self, valuelist):
         self.data = [int(value) for value in valuelist if isinstance(value, str) and NUMBER.fullmatch(value)]
-        if len(self.data) != len(valuelist):
-            raise ValueError("Some of the chosen applications were not understood.")
+        self.understood = len(self.data) == len(valuelist)
+
+    def pre_validate(self, form):
+        if not self.understood:
+            raise StopValidation("Some of the ticked applications were not understood. Nothing was changed.")
 
 
 class BulkForm(SiteForm):
     """The same decision for the applications ticked in the list; `confirmed` once the
     clinician has seen what it will do."""
     application_id = IdsField(validators=[DataRequired("Please tick at least one application first.")])
-    status = SelectField("With the ticked applications", id="bulk-status", choices=[
+    status = SelectField("With the ticked applications", id="bulk-status", validate_choice=False, validators=[
+        AnyOf([status.value for status in enrolment.BULK_DECISIONS],
+              message="Only inviting to talk, waitlisting and declining are done for several applications at "
+                      "once. Nothing was changed.")], choices=[
         SelectChoice(status.value, status.action) for status in enrolment.BULK_DECISIONS])
     confirmed = HiddenField()
 
