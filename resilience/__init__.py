@@ -2,6 +2,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
@@ -37,6 +38,7 @@ DEFAULTS = {
     "PASSWORD_HASH_METHOD": "scrypt",
     # A clinician's session ends after this long without a request.
     "PERMANENT_SESSION_LIFETIME": 60 * 60,
+    "SESSION_MAX_HOURS": 12,  # …and this long after signing in, however busy (checked on the server)
     "AVAILABILITY_POLL_SECONDS": 15,
     # Links in emails are built from this, never from a request's Host header.
     "PUBLIC_URL": "http://127.0.0.1:5000",
@@ -66,8 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _keep_instance_private(Path(app.instance_path))
     _configure(app, test_config)
+    # No redirect for "//admin//" or "/admin": werkzeug builds those from the Host header.
+    app.url_map.merge_slashes = app.url_map.strict_slashes = False
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
@@ -122,6 +126,10 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     if production:
         # Flask's own default (False) is already in the config, so this is set, not defaulted.
         app.config["SESSION_COOKIE_SECURE"] = True
+        # Requests for any other host are refused (400), so no page or redirect is built from a
+        # forged Host header. RESILIENCE_TRUSTED_HOSTS (a JSON list) adds names, e.g. a health check's.
+        if not app.config.get("TRUSTED_HOSTS"):
+            app.config["TRUSTED_HOSTS"] = [urlsplit(app.config["PUBLIC_URL"]).hostname]
     for name, make in (("SECRET_KEY", lambda: secrets.token_hex(32)),
                        ("DATA_KEY", lambda: Fernet.generate_key().decode())):
         if not app.config.get(name):
@@ -137,6 +145,18 @@ def _email_list(value) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [address.strip() for address in value or () if address and address.strip()]
+
+
+def _keep_instance_private(instance: Path) -> None:
+    """The database (and its WAL), the generated secrets and the .eml outbox are readable by
+    the site's own user alone: files this process creates are 0600 and folders 0700, and what
+    an older release left readable to others is closed too."""
+    os.umask(0o077)
+    instance.mkdir(parents=True, exist_ok=True)
+    for path in (instance, *instance.iterdir(), *(instance / "outbox").glob("*")):
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def _development_secret(app: Flask, filename: str, make) -> str:

@@ -83,7 +83,7 @@ def _calendar(name: str, method: str, events: list[Event], first_day) -> str:
     calendar.add("prodid", "-//Rediscovering Resilience//Cohort meetings//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", " ".join(name.split()))  # one line: a title stored with a line break would fail
     for event in events:
         calendar.add_component(event)
     calendar.add_missing_timezones(first_date=first_day - timedelta(days=366), last_date=first_day + timedelta(days=366))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import clock, database, enrolment, outbox, program
+from . import clock, database, enrolment, keys, outbox, program, sealing
 from .extensions import db
 from .models import Admin, Cohort, Meeting
 
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_reminders)
     app.cli.add_command(periodic)
     app.cli.add_command(create_admin)
+    app.cli.add_command(rotate_key)
 
 
 MIN_PASSWORD = 12
@@ -186,3 +187,53 @@ def build_demo_cohort() -> Cohort:
     for meeting in program.default_meetings(starts_on, DEMO_TIMEZONE, DEMO_LOCATION):
         cohort.meetings.append(Meeting(**meeting))
     return cohort
+
+
+@click.command("rotate-key")
+@click.option("--batch", type=click.IntRange(min=1), default=keys.PAGE, show_default=True,
+              help="Rows re-encrypted per transaction.")
+@with_appcontext
+def rotate_key(batch):
+    """Re-encrypt every sealed value (answers, notes, messages, queued emails) with the first
+    key in RESILIENCE_DATA_KEY, so the old keys can be removed. Safe to stop and run again."""
+    if current_app.config["CHECK_SCHEMA"] and not database.schema_is_current():
+        raise click.ClickException("The database is not upgraded to this release yet: run "
+                                   "`flask --app resilience db upgrade` first, then rotate-key.")
+    one_key = sealing.key_count() == 1
+    if one_key:
+        click.echo("Only one data key is set in RESILIENCE_DATA_KEY, so there is nothing to re-encrypt; "
+                   "checking that it opens every sealed value.")
+    else:
+        click.echo(f"Re-encrypting every sealed value with the first key in RESILIENCE_DATA_KEY, "
+                   f"{batch} row{'s' if batch != 1 else ''} at a time.")
+    rotation = keys.Rotation()
+    try:
+        keys.rotate_data_key(batch, rotation)
+    except KeyboardInterrupt:
+        db.session.rollback()
+        click.echo(f"Stopped after re-encrypting {rotation.rotated} value{'s' if rotation.rotated != 1 else ''}. "
+                   "What was done is kept. Run rotate-key again: it carries on where it stopped.")
+        raise click.exceptions.Exit(1) from None
+    for tally in rotation.columns:
+        line = f"{tally.name}: {tally.rotated} re-encrypted, {tally.current} already on the first key"
+        if tally.unopened:
+            line += f", {len(tally.unopened)} that no key opens ({_rows(tally.table, tally.unopened)})"
+        click.echo(line + ".")
+    total = f"In all: {rotation.rotated} re-encrypted, {rotation.current} already on the first key"
+    click.echo(total + (f", {rotation.unopened} that no key opens." if rotation.unopened else "."))
+    if rotation.unopened:
+        keep = "" if one_key else "Keep the old key in RESILIENCE_DATA_KEY for now. "
+        click.echo(f"The values no key opens were left as they are: they were sealed with a key that is not set. "
+                   f"{keep}If you have that key, add it after the first one in RESILIENCE_DATA_KEY, restart, and "
+                   f"run rotate-key again; if not, restore those rows from a backup.")
+        raise click.exceptions.Exit(1)
+    if one_key:
+        click.echo("Every sealed value is on the first key.")
+    else:
+        click.echo("Every sealed value is on the first key. You can now remove the old key from "
+                   "RESILIENCE_DATA_KEY.")
+
+
+def _rows(table: str, ids: list[int], shown: int = 20) -> str:
+    named = ", ".join(f"{table} {row_id}" for row_id in ids[:shown])
+    return named + (f" and {len(ids) - shown} more" if len(ids) > shown else "")

@@ -408,3 +408,26 @@ class Attendance(db.Model):
     admin: Mapped[Admin] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("meeting_id", "application_id"),)
+
+
+# Why a clinician's session ended (admin_sessions.py ends them).
+SESSION_ENDINGS = ("signed out", "idle", "expired", "signed out elsewhere", "account disabled")
+
+
+class AdminSession(db.Model):
+    """One signed-in browser of a clinician, kept on the server so that signing out ends it
+    wherever its cookie was copied. The cookie holds a random key; only its SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(sa.ForeignKey("admin.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # empty while active
+    ended_reason: Mapped[str | None] = mapped_column(sa.String(30))
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    ip_address: Mapped[str] = mapped_column(sa.String(45), default="")  # as the rate limits see it
+
+    admin: Mapped[Admin] = relationship()
+
+    __table_args__ = (sa.CheckConstraint(one_of("ended_reason", SESSION_ENDINGS), name="ended_reason"),)

@@ -6,13 +6,17 @@ these functions too, so their signatures stay as they are.
 """
 import json
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 
-def _fernet(keys: str | None = None) -> MultiFernet:
+def _keys(keys: str | None = None) -> list[str]:
     keys = keys if keys is not None else current_app.config["DATA_KEY"]
-    return MultiFernet([Fernet(key.strip()) for key in keys.split(",") if key.strip()])
+    return [key.strip() for key in keys.split(",") if key.strip()]
+
+
+def _fernet(keys: str | None = None) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in _keys(keys)])
 
 
 def seal(value, keys: str | None = None) -> str:
@@ -24,3 +28,26 @@ def seal(value, keys: str | None = None) -> str:
 def unseal(text: str, keys: str | None = None):
     """The value sealed in text; cryptography.fernet.InvalidToken if no key opens it."""
     return json.loads(_fernet(keys).decrypt(text.encode("ascii")))
+
+
+def key_count(keys: str | None = None) -> int:
+    """How many data keys are set."""
+    return len(_keys(keys))
+
+
+def on_first_key(text: str, keys: str | None = None) -> bool:
+    """Whether the first key alone opens text (nothing to rotate)."""
+    try:
+        Fernet(_keys(keys)[0]).decrypt(text.encode("ascii"))
+    except (InvalidToken, UnicodeEncodeError):
+        return False
+    return True
+
+
+def reseal(text: str, keys: str | None = None) -> str:
+    """text sealed again with the first key, keeping its timestamp, without the value ever
+    leaving this call; cryptography.fernet.InvalidToken if no key opens it."""
+    try:
+        return _fernet(keys).rotate(text.encode("ascii")).decode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidToken from None

@@ -38,6 +38,7 @@ class HideStatusTokens(logging.Filter):
 
 
 def init_app(app: Flask) -> None:
+    production = app.config.get("ENV") == "production"
     for logger in (logging.getLogger("werkzeug"), logging.getLogger("gunicorn.access"), app.logger):
         if not any(isinstance(f, HideStatusTokens) for f in logger.filters):
             logger.addFilter(HideStatusTokens())
@@ -50,4 +51,6 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        if production:  # browsers remember to come back over HTTPS only, for a year
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -4,6 +4,7 @@ with its attendance, and the answers (only when asked) as the clinicians read th
 A clinician's notes are never exported."""
 import csv
 import io
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -64,9 +65,14 @@ def _local(cohort: Cohort, moment: datetime | None) -> str:
     return "" if moment is None else f"{cohort.local(moment):%Y-%m-%d %H:%M}"
 
 
+# A formula can start a cell, or start what a spreadsheet splitting on ";", "|" or tabs takes for one.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"([,;|\t]\s*)(?=[=+\-@])")
+
+
 def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
-    text = "" if value is None else str(value)
+    """A cell a spreadsheet will show as text, never run as a formula, whichever separator it
+    splits on: "=2+3" becomes "'=2+3", and "Portland;=2+3" becomes "Portland;'=2+3"."""
+    text = _FORMULA_AFTER_SEPARATOR.sub(r"\1'", "" if value is None else str(value))
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text

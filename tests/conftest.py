@@ -310,3 +310,12 @@ def admin_client(app, make_admin):
     client = app.test_client()
     assert sign_in(client).status_code == 303
     return client
+
+
+def emailed_status_path(app, to=None) -> str:
+    """The private status page the newest "application received" email (to this address) links
+    to: after applying, the link reaches the person only by email."""
+    import re
+
+    text = mail(app, kind="received", to=to)[-1]["text"]
+    return re.search(r"/status/[A-Za-z0-9_-]{20,}", text)[0]

@@ -156,9 +156,11 @@ def test_csv_cells_never_become_spreadsheet_formulas(admin_client, make_cohort, 
     slug = make_cohort()
     make_application(slug, first_name=value, home_area=value, answers=answers(medications=value))
     header, row = read_csv(admin_client.get(f"/admin/cohorts/{slug}/applications.csv?include=answers"))
-    assert row[header.index("First name")] == "'" + value
-    assert row[header.index("Lives in")] == "'" + value
-    assert row[header.index("Medications and supplements you take")] == "'" + value
+    # "\t=1" split at its tab would start a cell with "=": the formula gets its own apostrophe too.
+    safe = "'" + value.replace("\t=", "\t'=")
+    assert row[header.index("First name")] == safe
+    assert row[header.index("Lives in")] == safe
+    assert row[header.index("Medications and supplements you take")] == safe
 
 
 def test_phone_numbers_with_a_plus_stay_readable(admin_client, make_cohort, make_application):

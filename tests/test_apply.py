@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import NOW, applications
+from conftest import NOW, applications, mail
 
 from resilience.extensions import db
 from resilience.models import Cohort, OutboxMessage
@@ -55,14 +55,12 @@ def test_no_open_cohort_means_no_form(client, make_cohort):
     assert "<form" not in html
 
 
-def test_a_complete_application_is_stored_pending_and_redirects_to_its_status_page(
-        app, client, make_cohort, form_data):
+def test_a_complete_application_is_stored_pending_and_the_link_goes_by_email(app, client, make_cohort, form_data):
     slug = make_cohort()
     response = client.post("/apply?ref=blog-post-12", data=form_data(slug, ref="blog-post-12"))
 
-    assert response.status_code == 303
+    assert response.status_code == 303 and response.headers["Location"] == "/apply/sent"
     [application] = applications(app)
-    assert response.headers["Location"] == f"/status/{application.token}"
     assert application.status == "pending"
     assert (application.first_name, application.email, application.email_key) == (
         "Alex", "alex@example.org", "alex@example.org")
@@ -75,7 +73,29 @@ def test_a_complete_application_is_stored_pending_and_redirects_to_its_status_pa
         assert stored.answers["medications"] == "none"
         assert stored.answers["intention"] == "I want to feel steadier with people."
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Thank you, Alex. We have your application." in page
+    assert "Thank you. Please check your email." in page and "alex@example.org" in page
+    assert "What happens next" in page and "usually within a week" in page and "988" in page
+    assert application.token not in page  # the link reaches the person only by email
+    [received] = mail(app, kind="received")
+    assert f"/status/{application.token}" in received["text"]
+
+
+def test_a_new_and_a_duplicate_application_get_the_same_answer(app, client, make_cohort, make_application,
+                                                               form_data):
+    """Whether an address has applied is health information: the page never tells. The email
+    does, to the address itself."""
+    slug = make_cohort()
+    make_application(slug, email="taken@example.org", status="waitlisted")
+    answers = {}
+    for email in ("new@example.org", "taken@example.org"):
+        other = app.test_client()
+        response = other.post("/apply", data=form_data(slug, email=email))
+        page = other.get(response.headers["Location"]).get_data(as_text=True)
+        answers[email] = (response.status_code, response.headers["Location"], page.replace(email, "EMAIL"))
+    assert answers["new@example.org"] == answers["taken@example.org"]
+    assert [m["kind"] for m in mail(app, to="new@example.org")] == ["received"]
+    assert [m["kind"] for m in mail(app, to="taken@example.org")] == ["status_link"]
+    assert len(applications(app)) == 2
 
 
 def test_sensitive_answers_are_encrypted_at_rest(app, client, make_cohort, form_data):
@@ -158,14 +178,12 @@ def test_deadline_passed_is_refused(app, client, make_cohort, form_data):
     assert applications(app) == []
 
 
-def test_duplicate_application_is_refused_and_nothing_new_is_stored(
-        app, client, make_cohort, make_application, form_data):
+def test_duplicate_application_stores_nothing_new(app, client, make_cohort, make_application, form_data):
     slug = make_cohort()
     make_application(slug, email="Alex@Example.org", status="waitlisted")
     response = client.post("/apply", data=form_data(slug, email="alex@example.org"))
-    assert response.status_code == 422
-    assert "An application for this cohort from this email address is already in progress" in (
-        response.get_data(as_text=True))
+    assert response.status_code == 303 and response.headers["Location"] == "/apply/sent"
+    assert "already in progress" not in client.get("/apply/sent").get_data(as_text=True)
     assert len(applications(app)) == 1
 
 
@@ -206,8 +224,9 @@ def test_simultaneous_double_submit_stores_one_application(app, make_cohort, for
     for thread in threads:
         thread.join()
 
-    [application] = applications(app)
-    assert results == [(303, f"/status/{application.token}")] * 4
+    assert len(applications(app)) == 1
+    assert results == [(303, "/apply/sent")] * 4
+    assert [m["kind"] for m in mail(app)] == ["received"]  # one email too
 
 
 def test_control_characters_are_removed_and_unicode_is_kept(app, client, make_cohort, form_data):
@@ -273,11 +292,11 @@ def test_a_duplicate_submission_sends_the_real_owner_their_status_link(app, clie
     slug = make_cohort()
     first = make_application(slug, email="alex@example.org")
     response = client.post("/apply", data=form_data(slug, email="Alex@Example.org"))
-    assert response.status_code == 422
-    assert "emailed the private status link to that address" in response.get_data(as_text=True)
+    assert response.status_code == 303 and response.headers["Location"] == "/apply/sent"
     with app.app_context():
         [reminder] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "status_link")).all()
         assert reminder.to_address == "alex@example.org" and reminder.application_id == first
+        assert "Your application is already with us" in reminder.text_body
     assert len(applications(app)) == 1
 
 
@@ -287,8 +306,8 @@ def test_back_button_resubmission_with_a_changed_cohort_is_a_new_application(app
     one = client.post("/apply", data=data)
     two = client.post("/apply", data={**data, "cohort": second})
     assert one.status_code == two.status_code == 303
-    assert one.headers["Location"] != two.headers["Location"]
     assert sorted(a.cohort_id for a in applications(app)) == [1, 2]
+    assert [m["kind"] for m in mail(app)] == ["received", "received"]
 
 
 @pytest.mark.parametrize("referer", ["http://[oops", "http://[::1", "https://x]/"])
@@ -301,7 +320,7 @@ def test_a_malformed_referer_is_ignored(client, make_cohort, referer):
 def test_a_double_submit_that_lands_between_the_two_look_ups_still_finds_the_first(
         app, client, make_cohort, form_data, monkeypatch):
     """The second request looks for this form's application before the first one has committed,
-    and again just after: it must still answer with the first one's status page."""
+    and again just after: it must still find the first one (and store no second)."""
     from resilience import enrolment
     from resilience.enrolment import applying
 
@@ -321,5 +340,7 @@ def test_a_double_submit_that_lands_between_the_two_look_ups_still_finds_the_fir
             cohort, submission_id=data["submission_id"], answers={}, referral=None, first_name="Alex",
             last_name="Morgan", email="alex@example.org", phone="555 010 1000", pronouns=None,
             home_area="Portland, ME", consent_version="test")
-        assert (created, f"/status/{application.token}") == (False, first.headers["Location"])
-    assert len(applications(app)) == 1
+        assert created is False and first.headers["Location"] == "/apply/sent"
+        found = application.id
+    [stored] = applications(app)
+    assert found == stored.id

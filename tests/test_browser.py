@@ -151,18 +151,26 @@ def test_inline_validation_shows_the_error_and_keeps_focus_moving(page, server, 
     assert page.console_errors == []
 
 
-def test_a_full_application_in_the_browser_reaches_the_status_page(app, axe_page, server, make_cohort):
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_a_full_application_in_the_browser_ends_with_the_link_sent_by_email(app, axe_page, server, make_cohort,
+                                                                           viewport):
+    from conftest import emailed_status_path
+
     page = axe_page
+    page.set_viewport_size(viewport)
     make_cohort(title="Winter 2027 cohort")
     page.goto(server + "/apply")
     assert axe_violations(page) == []
     fill_application(page)
     page.click("button[type=submit]")
-    sync_api.expect(page.locator("h1")).to_have_text("Thank you, Alex. We have your application.")
-    assert "/status/" in page.url
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you. Please check your email.")
+    assert page.url.endswith("/apply/sent")
     assert axe_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM application")) == 1
+    page.goto(server + emailed_status_path(app))  # the link in the email
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you, Alex. We have your application.")
 
 
 def test_form_with_errors_is_accessible_and_focuses_the_summary(axe_page, server, make_cohort):
@@ -191,7 +199,7 @@ def test_the_form_works_with_javascript_switched_off(browser, app, server, make_
     assert page.locator("#intention").input_value() == "I would like to feel steadier around people."
     page.fill("#email", "alex@example.org")
     page.click("button[type=submit]")
-    sync_api.expect(page.locator("h1")).to_have_text("Thank you, Alex. We have your application.")
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you. Please check your email.")
     context.close()
 
 
@@ -732,3 +740,41 @@ def test_the_confirmation_page_of_its_own_works_with_javascript_on(page, server,
     page.get_by_role("button", name="Reopen", exact=True).click()
     sync_api.expect(page.locator(".flash--success")).to_contain_text("Maya Okafor: reopened.")
     assert page.console_errors == []
+
+
+def _sign_in_elsewhere(browser, server):
+    """The same clinician signed in in another browser (after sign_in_page made the account)."""
+    from conftest import ADMIN_PASSWORD
+
+    context, other = open_page(browser)
+    other.goto(server + "/admin/login")
+    other.fill("#email", "ana@practice.example")
+    other.fill("#password", ADMIN_PASSWORD)
+    other.click("button[type=submit]")
+    other.wait_for_url("**/admin/")
+    return context, other
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_the_account_page_is_accessible_fits_and_signs_out_the_other_sessions_in_place(
+        browser, axe_page, server, make_admin, viewport):
+    sign_in_page(axe_page, server, make_admin)
+    context, other = _sign_in_elsewhere(browser, server)
+    axe_page.set_viewport_size(viewport)
+    axe_page.get_by_role("link", name="Your account").click()
+    axe_page.wait_for_url("**/admin/account")
+    sync_api.expect(axe_page.locator("#sessions tbody tr")).to_have_count(2)
+    assert axe_violations(axe_page) == []
+    assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    axe_page.evaluate("window.reloaded = false")
+    axe_page.get_by_role("button", name="Sign out my other sessions").click()
+    sync_api.expect(axe_page.locator("#sessions .flash--success")).to_be_focused()
+    sync_api.expect(axe_page.locator("#sessions")).to_contain_text("Signed out of 1 other session.")
+    sync_api.expect(axe_page.locator("#sessions tbody tr")).to_have_count(1)
+    assert axe_page.evaluate("window.reloaded") is False
+    assert axe_violations(axe_page) == []
+    assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    other.goto(server + "/admin/applications")
+    assert "/admin/login" in other.url
+    sync_api.expect(other.locator(".flash")).to_contain_text("You were signed out from another browser.")
+    context.close()

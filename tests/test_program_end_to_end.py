@@ -115,7 +115,8 @@ def status_path_from(message) -> str:
 
 def apply(client, form_data, slug: str, name: str) -> None:
     response = client.post("/apply", data=form_data(slug, first_name=name, last_name="Example", email=email(name)))
-    assert response.status_code == 303 and response.headers["Location"].startswith("/status/")
+    assert response.status_code == 303 and response.headers["Location"] == "/apply/sent"  # the link comes by email
+    assert "Thank you. Please check your email." in client.get("/apply/sent").get_data(as_text=True)
 
 
 def press(client, status_path: str, action: str, **fields) -> str:

@@ -1,4 +1,6 @@
 """Limits that stop password guessing and form flooding, without getting in a person's way."""
+import re
+
 import pytest
 from conftest import ADMIN_PASSWORD, sign_in
 
@@ -34,3 +36,31 @@ def test_reading_pages_is_never_limited(client, make_cohort):
     for _ in range(50):
         badge = client.get(f"/cohorts/{slug}/availability", headers={"HX-Request": "true"}).get_data(as_text=True)
         assert "6 of 6 seats open" in badge
+
+
+def test_a_finished_application_is_never_thrown_away_by_the_limit(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    for n in range(10):
+        assert client.post("/apply", data=form_data(slug, email="same@example.org")).status_code == 303
+    response = client.post("/apply", data=form_data(slug, email="same@example.org", intention="Words I wrote"))
+    page = " ".join(response.get_data(as_text=True).split())
+    assert response.status_code == 429
+    assert "Your application has not been sent yet." in page and "everything you typed is still here" in page
+    assert "Please press “Send my application” again in about 60 minutes" in page
+    assert "Words I wrote</textarea>" in page and 'value="same@example.org"' in page
+    assert "Wait a minute" not in page
+
+
+def test_a_shared_network_may_send_many_applications_for_different_people(app, make_cohort, form_data):
+    slug = make_cohort()
+    client = app.test_client()
+    for n in range(40):  # one office, forty people
+        assert client.post("/apply", data=form_data(slug, email=f"person{n}@example.org")).status_code == 303
+
+
+def test_other_limits_say_how_long_to_wait(app, client, make_admin):
+    make_admin()
+    for _ in range(10):
+        sign_in(client, password="guess")
+    page = " ".join(sign_in(client).get_data(as_text=True).split())
+    assert re.search(r"Please try again in about (a minute|\d+ minutes)\.", page) and "Wait a minute" not in page

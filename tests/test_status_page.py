@@ -1,12 +1,12 @@
 """The applicant's private status page."""
 import pytest
-from conftest import applications
+from conftest import applications, emailed_status_path
 
 
 def submit(client, make_cohort, form_data, **overrides):
     slug = make_cohort(title="Winter 2027 cohort")
-    response = client.post("/apply", data=form_data(slug, **overrides))
-    return response.headers["Location"]
+    client.post("/apply", data=form_data(slug, **overrides))
+    return emailed_status_path(client.application)
 
 
 def test_status_page_confirms_receipt_and_says_what_happens_next(client, make_cohort, form_data):
@@ -140,3 +140,11 @@ def test_an_offer_past_its_time_shows_no_confirm_button_even_before_it_is_lapsed
     page = client.get(url).get_data(as_text=True)
     assert "Confirm my place" not in page
     assert "The time to confirm this place passed on Friday, November 27, 2026 at 10:00 am EST" in page
+
+
+def test_a_button_the_page_does_not_have_is_refused_in_words(client, make_cohort, form_data):
+    status = submit(client, make_cohort, form_data)
+    response = client.post(status, data={"action": "maybe"})
+    assert response.status_code == 422
+    assert "That button was not understood" in response.get_data(as_text=True)
+    assert "Nothing was changed" in response.get_data(as_text=True)

@@ -1,6 +1,7 @@
 """The clinicians' panel (/admin), a module per concern on one blueprint:
 
   auth          signing in and out; every other page needs a signed-in clinician
+  account       the clinician's own account: where they are signed in, signing out the others
   applications  the list, one application, decisions, notes
   dashboard     each cohort at a glance
   cohorts       cohorts, their waitlist order and their meetings
@@ -33,4 +34,4 @@ def page_number() -> int:
     return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
-from . import applications, attendance, auth, cohorts, dashboard, exports, messages, screening  # noqa: E402,F401  (registers the routes)
+from . import account, applications, attendance, auth, cohorts, dashboard, exports, messages, screening  # noqa: E402,F401  (registers the routes)

@@ -37,6 +37,8 @@ ACTION_WORDS = {
     "status links sent": "Status link sent again",
     "message": "Message sent",
     "attendance": "Attendance marked",
+    "data key rotated": "Data key rotated",
+    "signed out other sessions": "Other sessions signed out",
 }
 
 

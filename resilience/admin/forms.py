@@ -56,12 +56,27 @@ TIMEZONES = [
 ]
 
 
+def one_line(what: str):
+    """A name or an address is one line: it goes into calendar files and email subjects."""
+    def check(form, field):
+        if isinstance(field.data, str) and ("\n" in field.data or "\r" in field.data):
+            raise ValidationError(f"Please keep the {what} on one line.")
+    return check
+
+
 def plausible_date(form, field):
     """Dates a clinician means: not before 2020 and not more than five years ahead."""
     if field.data is not None:
         today = clock.now().date()
         if not date(2020, 1, 1) <= field.data <= today.replace(year=today.year + 5):
             raise ValidationError("Please check the year: dates must be within the next five years.")
+
+
+def sign_in_email(value: str) -> str:
+    """An address typed into the sign-in form as the account lookup and the per-account
+    limit both read it: cleaned like every typed text (no control characters, no outer
+    spaces), in lower case."""
+    return clean_text(value).lower()
 
 
 class LoginForm(SiteForm):
@@ -126,7 +141,8 @@ class NoteForm(SiteForm):
 
 
 class CohortForm(SiteForm):
-    title = StringField("Title", [DataRequired("Please give the cohort a title."), limit(200)], filters=[clean_text],
+    title = StringField("Title", [DataRequired("Please give the cohort a title."), limit(200), one_line("title")],
+                        filters=[clean_text],
                         description="For example: Spring 2027 cohort.")
     slug = StringField("Short name for links", [
         DataRequired("Please choose a short name."), limit(80),
@@ -140,8 +156,8 @@ class CohortForm(SiteForm):
                                             plausible_date],
                           description="New cohorts get ten meetings planned from this date; adjust them afterwards.")
     timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")
-    location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."), limit(300)],
-                           filters=[clean_text])
+    location = StringField("Where the in-person meetings are", [DataRequired("Please give the address."), limit(300),
+                                                                  one_line("address")], filters=[clean_text])
     application_deadline = DateField("Applications close after", [Optional(), plausible_date],
                                      description="Leave empty to take applications until the first meeting.")
     applications_open = BooleanField("Taking applications", default=True)
@@ -180,7 +196,8 @@ class MeetingRow(Form):
     date = DateField("Date", [InputRequired("Please give a date."), plausible_date])
     starts = TimeField("Starts", [InputRequired("Please give a start time.")])
     ends = TimeField("Ends", [InputRequired("Please give an end time.")])
-    location = StringField("Where", [DataRequired("Please say where, or “Online”."), limit(300)], filters=[clean_text])
+    location = StringField("Where", [DataRequired("Please say where, or “Online”."), limit(300), one_line("place")],
+                           filters=[clean_text])
     join_url = URLField("Join link (online meetings)", [Optional(), limit(500), URL(
         require_tld=True, message="Please give the whole link, starting with https://.")],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
@@ -222,7 +239,7 @@ class SlotsForm(SiteForm):
                                                     NumberRange(1, 12, message="Between 1 and 12 at a time.")],
                          default=1)
     mode = SelectField("How", choices=[SelectChoice(key, label) for key, label in SCREENING_MODES.items()])
-    place = StringField("Where or which link (optional)", [Optional(), limit(300)], filters=[clean_text],
+    place = StringField("Where or which link (optional)", [Optional(), limit(300), one_line("place")], filters=[clean_text],
                         description="An address for in-person talks, a video link, or leave empty for phone calls "
                                     "(the clinician calls the applicant).")
     timezone = SelectField("Time zone", choices=TIMEZONES, default="America/New_York")

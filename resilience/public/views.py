@@ -2,7 +2,8 @@
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 
 from .. import calendar, clock, enrolment, errors, formatting, htmx, program, refusals
@@ -35,19 +36,24 @@ def availability(slug):
     )
 
 
+def _address_and_email() -> str:
+    return f"{get_remote_address()}:{request.form.get('email', '')[:254].strip().lower()}"
+
+
 @bp.route("/apply", methods=["GET", "POST"])
-@limiter.limit("30 per hour", methods=["POST"])
+@limiter.limit("60 per hour", methods=["POST"])  # a shared network (a library, an office) sends several
+@limiter.limit("10 per hour", methods=["POST"], key_func=_address_and_email)  # one person, one inbox
 def apply():
     form = ApplicationForm(cohorts=enrolment.open_cohorts())
     if request.method == "GET":
         return _prefill_and_render(form)
 
     earlier = enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data)
-    if earlier is not None:  # the same form sent twice: show what the first one stored
-        return redirect(url_for(".status", token=earlier.token), 303)
+    if earlier is not None:  # the same form sent twice: the first one was stored
+        return _sent(form.email.data)
     if form.validate_on_submit():
         try:
-            application, _ = enrolment.submit_application(
+            enrolment.submit_application(
                 form.selected_cohort(),
                 submission_id=form.submission_id.data,
                 answers=form.answers(),
@@ -56,10 +62,25 @@ def apply():
                 **form.contact(),
             )
         except enrolment.ApplicationRefused as refusal:
-            form[refusal.field].errors.append(refusal.message)
+            if refusal.reason != "duplicate":
+                form[refusal.field].errors.append(refusal.message)
+            else:  # already applied: they are emailed their link, and told here just what a newcomer is
+                return _sent(form.email.data)
         else:
-            return redirect(url_for(".status", token=application.token), 303)
+            return _sent(form.email.data)
     return render_apply(form, status=422)
+
+
+def _sent(email: str):
+    """After a form is sent, the same page whether the address is new or already has an
+    application (being in this program is health information): the link goes by email."""
+    session["sent_to"] = email
+    return redirect(url_for(".application_sent"), 303)
+
+
+@bp.get("/apply/sent")
+def application_sent():
+    return render_template("public/sent.html", email=session.get("sent_to"))
 
 
 def _prefill_and_render(form: ApplicationForm):
@@ -95,7 +116,8 @@ def _referral() -> str | None:
     return None
 
 
-def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = None, expired=False):
+def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = None, expired=False,
+                 held_back: str | None = None):
     cohorts = list(form.open_cohorts.values())
     return (
         render_template(
@@ -105,6 +127,7 @@ def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = 
             cohort_hints=cohort_hints(cohorts),
             notice=notice,
             expired=expired,
+            held_back=held_back,
         ),
         status,
     )
@@ -133,6 +156,16 @@ def validate_field():
     form.validate_single(name)
     hints = cohort_hints(list(form.open_cohorts.values())) if name == "cohort" else None
     return render_template("public/_validated_field.html", field=form[name], cohort_hints=hints)
+
+
+@bp.errorhandler(429)
+def too_many(error):
+    """A finished application is never thrown away by a rate limit: the form comes back with
+    every answer, saying honestly when it can be sent."""
+    if request.endpoint == "public.apply" and request.method == "POST":
+        form = ApplicationForm(cohorts=enrolment.open_cohorts())
+        return render_apply(form, status=429, held_back=errors.retry_after())
+    return errors.page_for(error)
 
 
 @bp.errorhandler(CSRFError)
@@ -215,6 +248,17 @@ def _open_slots(application):
 
 # The link is the key to the page: keep it out of caches, referrers and search engines.
 _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+# Pages that hold what someone typed (their health answers, once a form comes back with a
+# mistake to fix, or a field checked inline): never kept by a browser's or a proxy's cache.
+_TYPED = {"public.apply", "public.validate_field", "public.application_sent", "public.resend_status"}
+
+
+@bp.after_request
+def keep_typed_answers_out_of_caches(response):
+    if request.endpoint in _TYPED:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _status_page(application, form=None, status=200):
