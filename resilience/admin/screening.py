@@ -46,7 +46,9 @@ def _back(application_id: int | None):
 
 
 def _do(slot_id: int, change, done: str):
-    """Ask the rules for a change to one slot; say what happened, or why not."""
+    """Ask the rules for a change to one slot; say what happened, or why not. The request is
+    read first: a body too large to read (413) must stop the change, not follow it."""
+    request.form.get("back")
     slot = _slot_or_404(slot_id)
     application_id = slot.application_id
     try:
