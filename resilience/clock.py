@@ -4,14 +4,14 @@ Tests set config NOW to a datetime: the clock stands still there until they move
 RESILIENCE_NOW=<ISO time> (outside production) starts the clock at that time and lets it
 run on from there, so a preview behaves like those days: offers lapse, emails retry.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_app_context
 
 
 def now() -> datetime:
     """The current time in UTC (aware)."""
-    real = datetime.now(timezone.utc)
+    real = datetime.now(UTC)
     if has_app_context():
         fixed = current_app.config.get("NOW")
         if fixed is not None:
@@ -35,5 +35,5 @@ def configure(config: dict, production: bool) -> None:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise ValueError(f"RESILIENCE_NOW={value!r} is not a time like 2027-01-15T09:30.") from None
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    config["CLOCK_OFFSET"] = moment - datetime.now(timezone.utc)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    config["CLOCK_OFFSET"] = moment - datetime.now(UTC)

@@ -1,5 +1,5 @@
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import jinja2
@@ -10,7 +10,7 @@ from resilience import create_app, program
 from resilience.extensions import db
 from resilience.models import Application, Cohort, Meeting
 
-NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 TEST_DATABASE_URL = os.environ.get("RESILIENCE_TEST_DATABASE_URL")
 
 

@@ -1,5 +1,5 @@
 """Every email kind, delivered through the outbox to a real SMTP server on loopback."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -207,7 +207,7 @@ def test_reminders_go_to_enrolled_participants_once_48_hours_ahead(app, smtp, ru
     make_application(slug, status="accepted", email="accepted@example.org")
     make_application(slug, status="pending", email="pending@example.org")
     # 40 hours before the first ketamine session (Sat, Jan 23, 9:30 am EST = 14:30 UTC)
-    app.config["NOW"] = datetime(2027, 1, 21, 22, 30, tzinfo=timezone.utc)
+    app.config["NOW"] = datetime(2027, 1, 21, 22, 30, tzinfo=UTC)
 
     assert "Queued 1 reminder." in runner.invoke(args=["send-reminders"]).output
     assert "Queued 0 reminders." in runner.invoke(args=["send-reminders"]).output
@@ -226,7 +226,7 @@ def test_reminders_go_to_enrolled_participants_once_48_hours_ahead(app, smtp, ru
 def test_evening_meeting_reminder_has_no_ride_home_rule(app, smtp, runner, make_cohort, make_application):
     slug = make_cohort(starts_on=date(2027, 1, 12))
     make_application(slug, status="enrolled", email="enrolled@example.org")
-    app.config["NOW"] = datetime(2027, 1, 11, 12, 0, tzinfo=timezone.utc)
+    app.config["NOW"] = datetime(2027, 1, 11, 12, 0, tzinfo=UTC)
     runner.invoke(args=["send-reminders"])
     deliver(app)
     [reminder] = smtp.to("enrolled@example.org")
@@ -242,7 +242,7 @@ def test_moving_a_meeting_sends_an_updated_invite_with_the_same_uid(app, smtp, m
     with app.app_context():
         cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
         meeting = next(m for m in cohort.meetings if m.kind == "ketamine")
-        new_start = datetime(2027, 1, 24, 10, 0, tzinfo=NEW_YORK).astimezone(timezone.utc)
+        new_start = datetime(2027, 1, 24, 10, 0, tzinfo=NEW_YORK).astimezone(UTC)
         enrolment.change_meeting(meeting, new_start, new_start + timedelta(hours=4))
         db.session.commit()
         original_uid = f"meeting-{meeting.id}@resilience.example"

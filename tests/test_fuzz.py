@@ -137,7 +137,7 @@ def _form_class_fields() -> set[str]:
     from wtforms.fields.core import UnboundField
 
     import resilience.admin.forms  # (defines the admin forms)
-    import resilience.public.forms  # noqa: F401  (and the public ones)
+    import resilience.public.forms
 
     names, todo = set(), [Form]
     while todo:

@@ -6,7 +6,7 @@ Runs on SQLite, and on PostgreSQL when RESILIENCE_TEST_DATABASE_URL names one (a
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -201,7 +201,7 @@ def test_a_database_of_the_previous_release_is_recognised_upgraded_and_keeps_eve
     # "Confirm by December 3" meant until that day ended in New York.
     with bare_app.app_context():
         offered = db.session.get(Application, people["accepted"]["id"])
-        assert offered.confirm_by_at == datetime(2026, 12, 4, 5, 0, tzinfo=timezone.utc)
+        assert offered.confirm_by_at == datetime(2026, 12, 4, 5, 0, tzinfo=UTC)
         assert offered.cohort.offer_days == 5 and offered.calendar_sequence == 0
     assert pending_differences(bare_app) == []
 
@@ -222,7 +222,7 @@ def test_the_screening_migration_can_be_taken_back_and_done_again(bare_app):
     assert init_db(bare_app).exit_code == 0
     with bare_app.app_context():
         assert db.session.get(Application, people["accepted"]["id"]).confirm_by_at == datetime(
-            2026, 12, 4, 5, 0, tzinfo=timezone.utc)
+            2026, 12, 4, 5, 0, tzinfo=UTC)
     for table, count in COUNTS.items():
         assert raw(bare_app, f"SELECT COUNT(*) FROM {table}")[0][0] == count, table
     assert pending_differences(bare_app) == []

@@ -15,7 +15,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-27
 """
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -109,7 +109,7 @@ def upgrade():
     for row in bind.execute(sa.select(application.c.id, application.c.cohort_id, application.c.confirm_by,
                                       application.c.status).where(application.c.confirm_by.is_not(None))).all():
         end_of_day = datetime.combine(row.confirm_by + timedelta(days=1), time(0), ZoneInfo(zones[row.cohort_id]))
-        confirm_by_at = end_of_day.astimezone(timezone.utc).replace(tzinfo=None)
+        confirm_by_at = end_of_day.astimezone(UTC).replace(tzinfo=None)
         if row.status == "accepted":  # an offer still open: it will lapse, but not on the spot
             first = starts.get(row.cohort_id)
             confirm_by_at = max(confirm_by_at, now + PASSED_OFFER_GRACE)
@@ -150,7 +150,7 @@ def downgrade():
     zones = dict(bind.execute(sa.select(cohort.c.id, cohort.c.timezone)).all())
     for row in bind.execute(sa.select(application.c.id, application.c.cohort_id, application.c.confirm_by_at)
                             .where(application.c.confirm_by_at.is_not(None))).all():
-        moment = row.confirm_by_at.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zones[row.cohort_id]))
+        moment = row.confirm_by_at.replace(tzinfo=UTC).astimezone(ZoneInfo(zones[row.cohort_id]))
         bind.execute(application.update().where(application.c.id == row.id)
                      .values(confirm_by=(moment - timedelta(microseconds=1)).date()))
     with op.batch_alter_table("application") as batch:

@@ -34,4 +34,4 @@ def page_number() -> int:
     return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
-from . import account, applications, attendance, auth, cohorts, dashboard, exports, messages, screening  # noqa: E402,F401  (registers the routes)
+from . import account, applications, attendance, auth, cohorts, dashboard, exports, messages, screening

@@ -1,6 +1,6 @@
 """Forms the clinicians use: sign-in, decisions, notes, cohorts and their meetings."""
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 import sqlalchemy as sa
@@ -255,7 +255,7 @@ class SlotsForm(SiteForm):
             raise ValidationError("That time has already passed.")
 
     def first_start(self) -> datetime:
-        return datetime.combine(self.day.data, self.starts.data, ZoneInfo(self.timezone.data)).astimezone(timezone.utc)
+        return datetime.combine(self.day.data, self.starts.data, ZoneInfo(self.timezone.data)).astimezone(UTC)
 
 
 class SlotMoveForm(SiteForm):
@@ -264,7 +264,7 @@ class SlotMoveForm(SiteForm):
     starts = TimeField("New time", [InputRequired("Please give a time.")])
 
     def moment(self, zone: str) -> datetime:
-        return datetime.combine(self.day.data, self.starts.data, ZoneInfo(zone)).astimezone(timezone.utc)
+        return datetime.combine(self.day.data, self.starts.data, ZoneInfo(zone)).astimezone(UTC)
 
 
 class HeldForm(SiteForm):

@@ -54,7 +54,7 @@ def lapse_offers() -> int:
             decisions.change_status(application_id, Status.LAPSED, actor="system")
         except RefusedChange:  # confirmed or changed a moment ago
             continue
-        except Exception:  # noqa: BLE001  (one offer that cannot lapse must not hold up the others)
+        except Exception:
             db.session.rollback()
             current_app.logger.exception("lapse failed: %s", application_id)
             continue

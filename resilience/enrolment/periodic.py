@@ -33,7 +33,7 @@ def run_due_work() -> DueWork:
                        ("offers_lapsed", offers.lapse_offers)):
         try:
             setattr(work, name, part())
-        except Exception:  # noqa: BLE001  (logged and reported; the other parts still run)
+        except Exception:
             db.session.rollback()
             current_app.logger.exception("Periodic %s failed", name.replace("_", " "))
             work.failed.append(name.replace("_", " "))
