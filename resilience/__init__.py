@@ -1,5 +1,6 @@
 """Rediscovering Resilience: the program site, applications and the clinicians' panel."""
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ DEFAULTS = {
     # Links in emails are built from this, never from a request's Host header.
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "ADMIN_EMAILS": "",
+    # The sites that may show the seats badge (/embed/cohorts/<slug>) in a frame, e.g. the blog:
+    # "https://blog.example.org, https://www.example.org". Every other page is unframable.
+    "EMBED_ORIGINS": "",
     # Email: with no MAIL_SERVER, the outbox writes .eml files under instance/outbox/.
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,
@@ -112,6 +116,7 @@ def _configure(app: Flask, test_config: dict | None) -> None:
         "MAIL_DEFAULT_SENDER", f"{app.config['PRACTICE_NAME']} <{app.config['CONTACT_EMAIL']}>"
     )
     app.config["ADMIN_EMAILS"] = _email_list(app.config["ADMIN_EMAILS"])
+    app.config["EMBED_ORIGINS"] = _origins(app.config["EMBED_ORIGINS"])
     try:
         ZoneInfo(app.config["PRACTICE_TIMEZONE"])
     except (ValueError, ZoneInfoNotFoundError):
@@ -145,6 +150,25 @@ def _email_list(value) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [address.strip() for address in value or () if address and address.strip()]
+
+
+def _origins(value) -> list[str]:
+    """RESILIENCE_EMBED_ORIGINS as "https://blog.example.org, https://www.example.org": each a
+    scheme and host (and port), nothing more, since each goes into the badge's frame-ancestors."""
+    origins = []
+    for origin in _email_list(value):
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018  (a port that is not a number raises here)
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+                or parts.path or parts.query or parts.fragment or parts.username or parts.password
+                or not re.fullmatch(r"[a-z0-9.:\[\]-]+", parts.netloc.lower())):
+            raise ConfigurationError(f"RESILIENCE_EMBED_ORIGINS: {origin!r} is not an origin. Write each site as "
+                                     "its scheme and name, e.g. https://blog.example.org, separated by commas.")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return origins
 
 
 def _keep_instance_private(instance: Path) -> None:

@@ -12,6 +12,14 @@ def short_date(value: date) -> str:
     return f"{value:%a}, {value:%b} {value.day}"
 
 
+def date_span(first: date, last: date | None) -> str:
+    """January 12 – February 16, 2027, or December 28, 2026 – February 2, 2027 across a new year."""
+    if last is None or last == first:
+        return f"{first:%B} {first.day}, {first.year}"
+    start = f"{first:%B} {first.day}" + (f", {first.year}" if first.year != last.year else "")
+    return f"{start} – {last:%B} {last.day}, {last.year}"
+
+
 def clock_time(value: datetime) -> str:
     hour = value.hour % 12 or 12
     minutes = f":{value.minute:02d}"
@@ -58,5 +66,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(duration)
     app.add_template_filter(long_date)
     app.add_template_filter(short_date)
+    app.add_template_filter(date_span)
     app.add_template_filter(clock_time)
     app.add_template_global(time_range)

@@ -17,6 +17,14 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+def framable_by(response, origins: list[str]):
+    """Let these origins (the blog) show this response in a frame; with none, no one may."""
+    ancestors = " ".join(origins) or "'none'"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+    return response
+
+
 _STATUS_TOKEN = re.compile(r"/status/[^/\s?\"]+")
 
 
@@ -48,7 +56,8 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
+        if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:  # (older browsers read this one)
+            headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
         if production:  # browsers remember to come back over HTTPS only, for a year

@@ -778,3 +778,63 @@ def test_the_account_page_is_accessible_fits_and_signs_out_the_other_sessions_in
     assert "/admin/login" in other.url
     sync_api.expect(other.locator(".flash")).to_contain_text("You were signed out from another browser.")
     context.close()
+
+
+@pytest.fixture
+def blog(server):
+    """A blog on another origin (localhost, not 127.0.0.1) whose post embeds a cohort's badge."""
+    post = {}
+
+    def wsgi(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [post["html"].encode()]
+
+    httpd = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    origin = f"http://localhost:{httpd.server_port}"
+
+    def publish(slug: str) -> str:
+        post["html"] = (f"<!doctype html><html lang='en'><title>Our blog</title><h1>A post</h1>"
+                        f"<iframe src='{server}/embed/cohorts/{slug}' title='Seats in the next cohort'"
+                        f" width='400' height='260'></iframe>")
+        return origin + "/post"
+
+    yield origin, publish
+    httpd.shutdown()
+
+
+def test_the_blog_badge_shows_live_seats_and_opens_the_form_in_the_blogs_window(app, page, server, blog,
+                                                                                  make_cohort, make_application):
+    origin, publish = blog
+    app.config["EMBED_ORIGINS"] = [origin]
+    slug = make_cohort()
+    page.goto(publish(slug))
+    badge = page.frame_locator("iframe").locator(f"#embed-{slug}")
+    sync_api.expect(badge).to_contain_text("6 of 6 seats open")
+    make_application(slug, status="accepted")
+    sync_api.expect(badge).to_contain_text("5 of 6 seats open", timeout=5000)
+
+    badge.get_by_role("link", name="Apply").click()
+    page.wait_for_url(f"{server}/apply?cohort={slug}&ref=blog")
+    assert page.get_by_role("heading", level=1).is_visible()
+    assert page.console_errors == []
+
+
+def test_a_blog_not_named_in_the_settings_cannot_frame_the_badge(app, page, blog, make_cohort):
+    origin, publish = blog
+    app.config["EMBED_ORIGINS"] = ["https://blog.practice.example"]
+    slug = make_cohort()
+    page.goto(publish(slug))
+    page.wait_for_timeout(500)
+    assert page.frame_locator("iframe").locator(f"#embed-{slug}").count() == 0
+    assert any("frame-ancestors" in error for error in page.console_errors)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_the_blog_badge_is_accessible(axe_page, server, make_cohort, make_application, viewport):
+    axe_page.set_viewport_size({"width": 400, "height": 260} if viewport is PHONE else viewport)
+    slug = make_cohort()
+    make_application(slug, status="enrolled")
+    axe_page.goto(f"{server}/embed/cohorts/{slug}")
+    assert axe_violations(axe_page) == []
+    assert axe_page.evaluate("document.documentElement.scrollWidth") <= axe_page.viewport_size["width"]
