@@ -80,7 +80,7 @@ SECTIONS = (
     )),
     Section("logistics", "Dates and getting home", SEALED, (
         Question("attend_all", "Can you attend all ten meetings on the dates listed?", CHOICE,
-                 attention=("no", "unsure"), why="The group needs everyone at every meeting."),
+                 hint="They are the ten meetings listed with your cohort, at its local times.", attention=("no", "unsure"), why="The group needs everyone at every meeting."),
         Question("ride_home", "After each ketamine session, can a sober adult you trust take you home?", CHOICE,
                  hint="You may not drive, cycle or take a taxi alone until the next day.",
                  attention=("no", "unsure"), why="No one goes home alone after a ketamine session."),

@@ -838,3 +838,26 @@ def test_the_blog_badge_is_accessible(axe_page, server, make_cohort, make_applic
     axe_page.goto(f"{server}/embed/cohorts/{slug}")
     assert axe_violations(axe_page) == []
     assert axe_page.evaluate("document.documentElement.scrollWidth") <= axe_page.viewport_size["width"]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_choosing_a_cohort_first_then_seeing_it_beside_the_form(axe_page, server, make_cohort, viewport):
+    page = axe_page
+    page.set_viewport_size(viewport)
+    winter = make_cohort(title="Winter cohort")
+    spring = make_cohort(title="Spring cohort")
+    page.goto(server + "/apply?ref=blog")
+    sync_api.expect(page.locator("h1")).to_have_text("Choose your cohort")
+    assert axe_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+    page.locator(f'a[href="/apply?cohort={spring}&ref=blog"]').click()
+    page.wait_for_url(f"{server}/apply?cohort={spring}&ref=blog")
+    sync_api.expect(page.locator(f"aside[data-cohort={spring}]")).to_be_visible()
+    sync_api.expect(page.locator(f"aside[data-cohort={winter}]")).to_be_hidden()
+    assert axe_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+    page.locator(f"input[name=cohort][value={winter}]").check()  # changing one's mind on the form
+    sync_api.expect(page.locator(f"aside[data-cohort={winter}]")).to_be_visible()
+    sync_api.expect(page.locator(f"aside[data-cohort={spring}]")).to_be_hidden()

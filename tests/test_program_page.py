@@ -1,6 +1,6 @@
 """The program page and the live seats badge, as a visitor sees them."""
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import NOW
@@ -40,8 +40,8 @@ def test_each_cohort_shows_its_ten_dated_meetings_in_local_time(client, make_coh
         "Integration meeting 2", "Ketamine session 3", "Integration meeting 3",
         "Integration meeting 4",
     ]
-    assert "Tue, Jan 12</time>,\n            6:00 – 8:00 pm EST" in page
-    assert "Sat, Jan 23</time>,\n            9:30 am – 1:30 pm EST" in page
+    assert re.search(r"Tue, Jan 12</time>,\s+6:00 – 8:00 pm EST", page)
+    assert re.search(r"Sat, Jan 23</time>,\s+9:30 am – 1:30 pm EST", page)
     assert "Tuesday, January 12, 2027 to Tuesday, February 16, 2027" in page
 
 
@@ -166,8 +166,8 @@ def test_pages_carry_privacy_and_security_headers(client):
 def test_deadline_is_counted_in_the_cohorts_own_time_zone(app, client, make_cohort):
     slug = make_cohort(application_deadline=date(2026, 12, 1), timezone="America/Los_Angeles")
     # 03:00 UTC on December 2 is still 7 pm on December 1 in Los Angeles: open
-    app.config["NOW"] = datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc)
+    app.config["NOW"] = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
     assert f'href="/apply?cohort={slug}"' in client.get("/").get_data(as_text=True)
     # 08:30 UTC is 00:30 on December 2 there: closed
-    app.config["NOW"] = datetime(2026, 12, 2, 8, 30, tzinfo=timezone.utc)
+    app.config["NOW"] = datetime(2026, 12, 2, 8, 30, tzinfo=UTC)
     assert "The application deadline for this cohort has passed." in client.get("/").get_data(as_text=True)

@@ -97,8 +97,12 @@ def _prefill_and_render(form: ApplicationForm):
             notice = f"{cohort.title}: {refusals.CLOSED[reason or 'closed']}"
     if form.cohort.data is None and len(form.open_cohorts) == 1:
         form.cohort.data = next(iter(form.open_cohorts))
-    form.submission_id.data = secrets.token_urlsafe(24)
     form.ref.data = _referral()
+    if form.cohort.data is None and len(form.open_cohorts) > 1:  # the dates first, then the questions
+        cohorts = list(form.open_cohorts.values())
+        return render_template("public/choose_cohort.html", cohorts=cohorts, notice=notice, ref=form.ref.data,
+                               availability=enrolment.availabilities(cohorts))
+    form.submission_id.data = secrets.token_urlsafe(24)
     return render_apply(form, notice=notice)
 
 
@@ -119,12 +123,14 @@ def _referral() -> str | None:
 def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = None, expired=False,
                  held_back: str | None = None):
     cohorts = list(form.open_cohorts.values())
+    seats = enrolment.availabilities(cohorts)
     return (
         render_template(
             "public/apply.html",
             form=form,
             cohorts=cohorts,
-            cohort_hints=cohort_hints(cohorts),
+            availability=seats,
+            cohort_hints=cohort_hints(cohorts, seats),
             notice=notice,
             expired=expired,
             held_back=held_back,
@@ -133,9 +139,8 @@ def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = 
     )
 
 
-def cohort_hints(cohorts) -> dict[str, str]:
+def cohort_hints(cohorts, seats) -> dict[str, str]:
     """The line under each cohort's radio button: when it starts and how many seats are open."""
-    seats = enrolment.availabilities(cohorts)
     hints = {}
     for cohort in cohorts:
         open_seats = seats[cohort.id]
@@ -154,7 +159,10 @@ def validate_field():
     if name not in ApplicationForm.QUESTIONS:
         abort(404)
     form.validate_single(name)
-    hints = cohort_hints(list(form.open_cohorts.values())) if name == "cohort" else None
+    hints = None
+    if name == "cohort":
+        cohorts = list(form.open_cohorts.values())
+        hints = cohort_hints(cohorts, enrolment.availabilities(cohorts))
     return render_template("public/_validated_field.html", field=form[name], cohort_hints=hints)
 
 

@@ -82,3 +82,13 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     showPrintButtons();
   }
 })();
+
+// The cohort beside the form follows the cohort picked on it (without JavaScript the page
+// shows the cohort it was opened for).
+document.addEventListener("change", function (event) {
+  if (event.target.name !== "cohort" || event.target.type !== "radio") { return; }
+  var asides = document.querySelectorAll("aside.chosen-cohort[data-cohort]");
+  for (var i = 0; i < asides.length; i++) {
+    asides[i].hidden = asides[i].getAttribute("data-cohort") !== event.target.value;
+  }
+});
