@@ -34,6 +34,9 @@ class Question:
     autocomplete: str | None = None
     attention: tuple[str, ...] = ()  # answers a clinician should not miss
     why: str = ""  # why such an answer needs a clinician, in a few words
+    # A follow-up question: asked (and kept) only when the question it follows has one of these answers.
+    follows: str | None = None
+    when: tuple[str, ...] = ()
 
     @property
     def required_message(self) -> str | None:
@@ -59,8 +62,12 @@ def _private(**kwargs) -> dict:
     return {"autocomplete": "off", **kwargs}
 
 
-def _health(name: str, label: str, why: str) -> Question:
-    return Question(name, label, CHOICE, attention=WORRYING, why=why)
+def _health(name: str, label: str, why: str) -> tuple[Question, Question]:
+    """A health question, and the few words a "yes" or "not sure" asks for."""
+    return (Question(name, label, CHOICE, attention=WORRYING, why=why),
+            Question(f"{name}_detail", "If you answered Yes or Not sure: a few words about it", LONG_TEXT,
+                     required="Please write a few words about it: what, and when.", max_length=1000,
+                     follows=name, when=WORRYING, **_private(hint="What it is or was, and when.")))
 
 
 SECTIONS = (
@@ -100,24 +107,24 @@ SECTIONS = (
     ), intro="Who supports you outside the group. We contact your providers only with your permission, "
              "and your emergency contact only in an emergency."),
     Section("health", "Health screen", SEALED, (
-        _health("pregnant", "Are you pregnant, trying to become pregnant, or breastfeeding?",
+        *_health("pregnant", "Are you pregnant, trying to become pregnant, or breastfeeding?",
                 "Ketamine is not given in pregnancy or while breastfeeding."),
-        _health("blood_pressure", "Do you have high blood pressure that is not well controlled?",
+        *_health("blood_pressure", "Do you have high blood pressure that is not well controlled?",
                 "Ketamine raises blood pressure for a while."),
-        _health("heart", "Have you had heart disease, a heart attack, a stroke or an aneurysm?",
+        *_health("heart", "Have you had heart disease, a heart attack, a stroke or an aneurysm?",
                 "Ketamine raises heart rate and blood pressure."),
-        _health("psychosis", "Have you ever had psychosis or mania, or a diagnosis of schizophrenia "
+        *_health("psychosis", "Have you ever had psychosis or mania, or a diagnosis of schizophrenia "
                              "or bipolar disorder?",
                 "Ketamine can bring on psychosis or mania."),
-        _health("substance_use", "Have you had problems with ketamine, alcohol or other substances?",
+        *_health("substance_use", "Have you had problems with ketamine, alcohol or other substances?",
                 "Ketamine can be misused; plan support with them."),
-        _health("liver", "Do you have liver disease?", "The liver clears ketamine."),
-        _health("raised_pressure", "Have you been told you have raised pressure in your eyes "
+        *_health("liver", "Do you have liver disease?", "The liver clears ketamine."),
+        *_health("raised_pressure", "Have you been told you have raised pressure in your eyes "
                                    "(such as glaucoma) or in your head?",
                 "Ketamine raises pressure in the eyes and head."),
-        _health("thyroid", "Do you have an overactive thyroid that is not well controlled?",
+        *_health("thyroid", "Do you have an overactive thyroid that is not well controlled?",
                 "Ketamine and an overactive thyroid both strain the heart."),
-        _health("anaesthesia_reaction", "Have you had a bad reaction to ketamine or to anaesthesia before?",
+        *_health("anaesthesia_reaction", "Have you had a bad reaction to ketamine or to anaesthesia before?",
                 "A past reaction may happen again."),
         Question("medications", "Medications and supplements you take", LONG_TEXT,
                  required="Please list your medications, or write “none”.", max_length=2000,
@@ -206,9 +213,19 @@ def attention_count(answers: dict) -> int:
 
 
 def attention_rows(answers: dict) -> list[tuple[str, str, str]]:
-    """The answers that need a clinician, as (question, answer, why), in the form's order."""
-    return [(QUESTIONS[name].label, shown(name, answers.get(name)), QUESTIONS[name].why)
+    """The answers that need a clinician, as (question, answer, why), in the form's order;
+    an answer's follow-up words come with it ("Yes: a stent in 2019")."""
+    return [(QUESTIONS[name].label, _with_follow_up(name, answers), QUESTIONS[name].why)
             for name in SEALED_FIELDS if needs_attention(name, answers.get(name))]
+
+
+FOLLOW_UPS = {question.follows: question.name for question in QUESTIONS.values() if question.follows}
+
+
+def _with_follow_up(name: str, answers: dict) -> str:
+    words = answers.get(FOLLOW_UPS.get(name, ""))
+    return f"{shown(name, answers.get(name))}: {words}" if isinstance(words, str) and words else shown(
+        name, answers.get(name))
 
 
 def shown(name: str, value) -> str:
@@ -222,6 +239,6 @@ def answered_sections(answers: dict) -> list[tuple[str, list[tuple[str, str, boo
     """The sealed answers under their sections' titles: (question, answer, needs attention)."""
     return [
         (section.title, [(q.label, shown(q.name, answers.get(q.name)), needs_attention(q.name, answers.get(q.name)))
-                         for q in section.questions])
+                         for q in section.questions if not q.follows or answers.get(q.name)])
         for section in SECTIONS if section.kept == SEALED
     ]

@@ -30,8 +30,10 @@ def meeting_header(meeting: Meeting) -> str:
 
 
 def answer_header(name: str) -> str:
-    label = questions.QUESTIONS[name].label
-    return label.removesuffix(OPTIONAL)
+    question = questions.QUESTIONS[name]
+    if question.follows:
+        return f"{answer_header(question.follows)} (a few words)"
+    return question.label.removesuffix(OPTIONAL)
 
 
 def applications_csv(cohort: Cohort, with_answers: bool, status: Status | None = None) -> tuple[str, int]:

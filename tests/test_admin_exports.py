@@ -76,7 +76,7 @@ def test_answers_are_exported_only_when_asked_with_their_questions_and_that_is_a
     assert answers_by_question["After each ketamine session, can a sober adult you trust take you home?"] == "No"
     assert answers_by_question["Medications and supplements you take"] == "none"
     assert answers_by_question["Anything else about your health you would like us to know?"] == ""
-    assert len(answers_by_question) == 23 and not any("(optional)" in question for question in header)
+    assert len(answers_by_question) == 32 and not any("(optional)" in question for question in header)  # 9 follow-ups
     assert export_events(app) == [("1 application, every status, with answers", "Dr. Ana Reyes")]
 
 

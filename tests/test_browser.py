@@ -861,3 +861,29 @@ def test_choosing_a_cohort_first_then_seeing_it_beside_the_form(axe_page, server
     page.locator(f"input[name=cohort][value={winter}]").check()  # changing one's mind on the form
     sync_api.expect(page.locator(f"aside[data-cohort={winter}]")).to_be_visible()
     sync_api.expect(page.locator(f"aside[data-cohort={spring}]")).to_be_hidden()
+
+
+def test_a_yes_on_a_health_question_asks_for_a_few_words(axe_page, server, make_cohort):
+    page = axe_page
+    slug = make_cohort()
+    page.goto(f"{server}/apply?cohort={slug}")
+    follow_up = page.locator("#heart_detail")
+    sync_api.expect(follow_up).to_be_hidden()
+    page.check("#heart-0")  # Yes
+    sync_api.expect(follow_up).to_be_visible()
+    follow_up.fill("A stent in 2019")
+    assert axe_violations(page) == []
+    page.check("#heart-1")  # No
+    sync_api.expect(follow_up).to_be_hidden()
+    page.check("#heart-2")  # Not sure: the words typed are still there
+    sync_api.expect(follow_up).to_have_value("A stent in 2019")
+
+
+def test_without_javascript_the_follow_ups_are_shown_saying_when_to_answer(browser, server, make_cohort):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    slug = make_cohort()
+    page.goto(f"{server}/apply?cohort={slug}")
+    sync_api.expect(page.locator("#heart_detail")).to_be_visible()
+    sync_api.expect(page.get_by_text("If you answered Yes or Not sure: a few words about it").first).to_be_visible()
+    context.close()

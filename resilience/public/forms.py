@@ -12,7 +12,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Optional, StopValidation, ValidationError
 
 from .. import enrolment, formatting, questions
 from ..forms import SiteForm, limit
@@ -30,9 +30,23 @@ FIELD_CLASSES = {questions.TEXT: StringField, questions.LONG_TEXT: TextAreaField
                  questions.PHONE: TelField, questions.CHOICE: RadioField, questions.AGREE: BooleanField}
 
 
+def follow_up_check(question: questions.Question):
+    """A follow-up is answered only after the answers that ask for it; otherwise what was typed
+    under it (before changing one's mind, say) is not kept."""
+    def check(form, field):
+        if form[question.follows].data not in question.when:
+            field.data = ""
+            raise StopValidation()
+        if not field.data:
+            raise StopValidation(question.required_message)
+    return check
+
+
 def field_for(question: questions.Question):
     """The form field that asks one question, with the checks its wording promises."""
-    if question.required_message is None:
+    if question.follows:
+        checks = [follow_up_check(question)]
+    elif question.required_message is None:
         checks = [Optional()]
     elif question.kind == questions.CHOICE:
         checks = [InputRequired(message=question.required_message)]

@@ -92,3 +92,25 @@ document.addEventListener("change", function (event) {
     asides[i].hidden = asides[i].getAttribute("data-cohort") !== event.target.value;
   }
 });
+
+// Follow-up questions: the few words a "Yes" or "Not sure" asks for appear only after such
+// an answer (without JavaScript they are always shown, saying when to answer them).
+(function () {
+  function showFollowUps() {
+    var followUps = document.querySelectorAll(".follow-up[data-follows]");
+    for (var i = 0; i < followUps.length; i++) {
+      var box = followUps[i];
+      var picked = document.querySelector("input[name='" + box.getAttribute("data-follows") + "']:checked");
+      box.hidden = !picked || box.getAttribute("data-when").split(" ").indexOf(picked.value) === -1;
+    }
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.type === "radio") { showFollowUps(); }
+  });
+  document.addEventListener("htmx:afterSettle", showFollowUps);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", showFollowUps);
+  } else {
+    showFollowUps();
+  }
+})();
