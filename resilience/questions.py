@@ -56,6 +56,11 @@ class Section:
     kept: str
     questions: tuple[Question, ...]
     intro: str | None = None
+    step: int = 1  # with JavaScript, the form comes a step at a time (see STEPS)
+
+
+# The form's steps, in order; the choice of cohort comes in the first.
+STEPS = ("Your cohort and you", "Dates and support", "Your health", "Your intentions", "Agreements and consent")
 
 
 def _private(**kwargs) -> dict:
@@ -94,7 +99,7 @@ SECTIONS = (
         Question("logistics_notes", "Anything about dates, travel or access needs we should know? (optional)",
                  LONG_TEXT, required=False, max_length=1000),
     ), intro="The group needs everyone at every meeting, and each ketamine session ends with a ride home. "
-             "If something makes this hard, say so: it can often be worked out."),
+             "If something makes this hard, say so: it can often be worked out.", step=2),
     Section("support", "Your support", SEALED, (
         Question("therapist", "Your current therapist, if you have one (optional)", required=False,
                  max_length=300, **_private(hint="Their name and how to reach them.")),
@@ -105,7 +110,7 @@ SECTIONS = (
                  **_private(hint="For example: partner, sister, friend.")),
         Question("emergency_phone", "Emergency contact’s phone", PHONE, max_length=40, **_private()),
     ), intro="Who supports you outside the group. We contact your providers only with your permission, "
-             "and your emergency contact only in an emergency."),
+             "and your emergency contact only in an emergency.", step=2),
     Section("health", "Health screen", SEALED, (
         *_health("pregnant", "Are you pregnant, trying to become pregnant, or breastfeeding?",
                 "Ketamine is not given in pregnancy or while breastfeeding."),
@@ -132,7 +137,7 @@ SECTIONS = (
         Question("health_notes", "Anything else about your health you would like us to know? (optional)",
                  LONG_TEXT, required=False, max_length=2000, **_private()),
     ), intro="These questions help the clinicians prepare for your medical evaluation. Answering “yes” or "
-             "“not sure” does not rule you out."),
+             "“not sure” does not rule you out.", step=3),
     Section("intentions", "Your intentions", SEALED, (
         Question("intention", "What draws you to this group now?", LONG_TEXT, max_length=3000,
                  hint="A few sentences is plenty."),
@@ -144,7 +149,7 @@ SECTIONS = (
                  required=False, max_length=500,
                  **_private(hint="Groups feel safest when members do not already know each other. We use this "
                                  "only to plan the groups, and never tell anyone what you wrote.")),
-    ), intro="There are no right answers. Write as much or as little as feels right."),
+    ), intro="There are no right answers. Write as much or as little as feels right.", step=4),
     Section("agreements", "Before you send", AGREEMENT, (
         Question("ack_not_acceptance", "I understand that applying is not acceptance: a clinician decides, after "
                                        "a medical evaluation, whether this group is right for me.", AGREE),
@@ -153,7 +158,7 @@ SECTIONS = (
         Question("ack_adult", "I am 18 or older.", AGREE, required="Please confirm you are 18 or older."),
         Question("ack_not_emergency", "I understand this site and its inbox are not watched for emergencies. "
                                       "In a crisis I will call or text 988, or my local emergency number.", AGREE),
-    )),
+    ), step=5),
     Section("consent", "Your consent", AGREEMENT, (
         Question("consent_health", "I agree that the practice may store my answers, including my health "
                                    "information, and that its clinicians may read them to decide about my "
@@ -161,7 +166,7 @@ SECTIONS = (
                  required="We can only consider your application with this consent.",
                  hint="Your answers are encrypted when stored and are never sent by email. "
                       "You can ask us to delete them at any time."),
-    ), intro="We ask for this separately because your answers include health information."),
+    ), intro="We ask for this separately because your answers include health information.", step=5),
 )
 
 QUESTIONS = {question.name: question for section in SECTIONS for question in section.questions}

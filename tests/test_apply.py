@@ -27,7 +27,7 @@ def test_only_open_cohort_is_chosen_for_you(client, make_cohort):
 def test_form_has_every_section_and_works_without_javascript(client, make_cohort):
     make_cohort()
     html = client.get("/apply").get_data(as_text=True)
-    assert '<form class="application-form" method="post" action="/apply" novalidate>' in html
+    assert '<form class="application-form" method="post" action="/apply" novalidate data-steps="5">' in html
     for title in ("About you", "Dates and getting home", "Your support", "Health screen",
                   "Your intentions", "Before you send", "Your consent"):
         assert f">{title}</h2>" in html

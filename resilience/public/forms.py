@@ -105,6 +105,12 @@ class ApplicationForm(SiteForm):
         except enrolment.ApplicationRefused as refusal:
             raise ValidationError(refusal.message) from None
 
+    @classmethod
+    def step_questions(cls, step: int) -> list[str]:
+        """The names of the questions asked in one step of the form (the cohort comes first)."""
+        return (["cohort"] if step == 1 else []) + [
+            q.name for section in cls.SECTIONS if section.step == step for q in section.questions]
+
     def validate_single(self, name: str) -> bool:
         """Validate one field as the full submit would (for inline validation)."""
         field = self[name]

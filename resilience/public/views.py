@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 
-from .. import calendar, clock, enrolment, errors, formatting, htmx, program, refusals
+from .. import calendar, clock, enrolment, errors, formatting, htmx, program, questions, refusals
 from ..extensions import limiter
 from ..status import SEAT_HOLDING, Status
 from . import bp
@@ -128,6 +128,7 @@ def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = 
         render_template(
             "public/apply.html",
             form=form,
+            steps=questions.STEPS,
             cohorts=cohorts,
             availability=seats,
             cohort_hints=cohort_hints(cohorts, seats),
@@ -155,6 +156,8 @@ def cohort_hints(cohorts, seats) -> dict[str, str]:
 def validate_field():
     """Inline validation: check one field with the form's own rules, return that field."""
     form = ApplicationForm(cohorts=enrolment.open_cohorts())
+    if "step" in request.args:
+        return _validate_step(form, request.args["step"])
     name = request.args.get("field", "")
     if name not in ApplicationForm.QUESTIONS:
         abort(404)
@@ -164,6 +167,18 @@ def validate_field():
         cohorts = list(form.open_cohorts.values())
         hints = cohort_hints(cohorts, enrolment.availabilities(cohorts))
     return render_template("public/_validated_field.html", field=form[name], cohort_hints=hints)
+
+
+def _validate_step(form: ApplicationForm, step: str):
+    """Check one step of the form, as "Next" does: its fields come back, each with what to fix."""
+    if step not in {str(n) for n in range(1, len(questions.STEPS) + 1)}:
+        abort(404)
+    names = form.step_questions(int(step))
+    for name in names:
+        form.validate_single(name)
+    cohorts = list(form.open_cohorts.values())
+    return render_template("public/_validated_step.html", fields=[form[name] for name in names],
+                           cohort_hints=cohort_hints(cohorts, enrolment.availabilities(cohorts)))
 
 
 @bp.errorhandler(429)

@@ -114,3 +114,107 @@ document.addEventListener("change", function (event) {
     showFollowUps();
   }
 })();
+
+// The application form a step at a time. Without JavaScript it is one long page; with it,
+// the sections come in steps ("Step 2 of 5"), "Next" asks the server to check the step (the
+// same rules as sending the form) and moves on only when nothing needs fixing, and "Back"
+// keeps every answer (they all stay in this one page). The step is in the address (#step-3).
+(function () {
+  var form = document.querySelector("form.application-form[data-steps]");
+  if (!form || !window.fetch) { return; }
+  var total = parseInt(form.getAttribute("data-steps"), 10);
+  var progress = form.querySelector(".form-progress");
+  var title = progress.querySelector(".form-progress__title");
+  var titles = title.getAttribute("data-step-titles").split("|");
+  var nav = form.querySelector(".step-nav");
+  var back = nav.querySelector("[data-step-back]");
+  var next = nav.querySelector("[data-step-next]");
+  var trouble = nav.querySelector(".step-nav__trouble");
+  var actions = form.querySelector(".form-actions");
+  var parts = document.querySelector(".form-sections");
+  var current = 1;
+
+  function stepOf(element) {
+    var section = element && element.closest(".form-section[data-step]");
+    return section ? parseInt(section.getAttribute("data-step"), 10) : null;
+  }
+
+  function show(step, moveFocus) {
+    current = step;
+    var sections = form.querySelectorAll(".form-section[data-step]");
+    for (var i = 0; i < sections.length; i++) {
+      sections[i].hidden = stepOf(sections[i]) !== step;
+    }
+    title.textContent = "Step " + step + " of " + total + ": " + titles[step - 1];
+    progress.querySelector("progress").value = step;
+    back.hidden = step === 1;
+    next.hidden = step === total;
+    actions.hidden = step !== total;
+    trouble.hidden = true;
+    if (window.history && history.replaceState) { history.replaceState(null, "", "#step-" + step); }
+    if (moveFocus) {
+      title.focus();
+      progress.scrollIntoView({block: "start"});
+    }
+  }
+
+  function checkStep() {
+    next.setAttribute("aria-disabled", "true");
+    var url = form.getAttribute("action").split("?")[0] + "/validate?step=" + current;
+    fetch(url, {method: "POST", body: new FormData(form), headers: {"HX-Request": "true"}, credentials: "same-origin"})
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var answer = document.createElement("template");
+        answer.innerHTML = html;
+        var fields = answer.content.querySelectorAll(".field[id]");
+        for (var i = 0; i < fields.length; i++) {
+          var old = document.getElementById(fields[i].id);
+          if (old) {
+            old.replaceWith(fields[i]);
+            htmx.process(fields[i]);
+          }
+        }
+        var said = answer.content.getElementById("form-announcer");
+        document.getElementById("form-announcer").textContent = said ? said.textContent : "";
+        var wrong = form.querySelector(".form-section:not([hidden]) [aria-invalid=true]");
+        if (wrong) {
+          wrong.focus();
+        } else {
+          show(current + 1, true);
+        }
+        document.dispatchEvent(new CustomEvent("form-step-checked"));
+      })
+      .catch(function () { trouble.hidden = false; })
+      .then(function () { next.removeAttribute("aria-disabled"); });
+  }
+
+  next.addEventListener("click", function () {
+    if (next.getAttribute("aria-disabled") !== "true") { checkStep(); }
+  });
+  back.addEventListener("click", function () { show(current - 1, true); });
+  // Enter in a text box moves to the next step rather than sending an unfinished form.
+  form.addEventListener("submit", function (event) {
+    if (current < total) {
+      event.preventDefault();
+      checkStep();
+    }
+  });
+  // A link in the list of things to fix opens the step its question is in.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".error-summary a[href^='#']");
+    var target = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (target && stepOf(target)) { show(stepOf(target), false); }
+  });
+
+  form.classList.add("application-form--stepped");
+  progress.hidden = false;
+  nav.hidden = false;
+  if (parts) { parts.hidden = true; }
+  var firstWrong = form.querySelector(".field--error");
+  var asked = /^#step-(\d)$/.exec(window.location.hash);
+  var start = firstWrong ? stepOf(firstWrong) : (asked ? parseInt(asked[1], 10) : 1);
+  show(start >= 1 && start <= total ? start : 1, false);
+})();
