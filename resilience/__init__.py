@@ -40,7 +40,11 @@ DEFAULTS = {
     # A clinician's session ends after this long without a request.
     "PERMANENT_SESSION_LIFETIME": 60 * 60,
     "SESSION_MAX_HOURS": 12,  # …and this long after signing in, however busy (checked on the server)
+    # Every clinician must sign in with a code from an app as well as the password (two_factor.py).
+    "REQUIRE_2FA": False,
     "AVAILABILITY_POLL_SECONDS": 15,
+    # A form saved to finish later is kept this many days from its last save, then deleted.
+    "DRAFT_DAYS": 14,
     # Links in emails are built from this, never from a request's Host header.
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "ADMIN_EMAILS": "",
@@ -117,6 +121,7 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     )
     app.config["ADMIN_EMAILS"] = _email_list(app.config["ADMIN_EMAILS"])
     app.config["EMBED_ORIGINS"] = _origins(app.config["EMBED_ORIGINS"])
+    _check_retention_settings(app)
     try:
         ZoneInfo(app.config["PRACTICE_TIMEZONE"])
     except (ValueError, ZoneInfoNotFoundError):
@@ -150,6 +155,18 @@ def _email_list(value) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [address.strip() for address in value or () if address and address.strip()]
+
+
+def _check_retention_settings(app: Flask) -> None:
+    """The retention days are checked as the site starts, so a mistyped setting stops it at once
+    (rather than the first purge, days later) and says which."""
+    from .enrolment import retention
+    from .refusals import SettingRefused
+
+    try:
+        retention.configure(app.config)
+    except SettingRefused as refused:
+        raise ConfigurationError(refused.message) from None
 
 
 def _origins(value) -> list[str]:

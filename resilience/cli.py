@@ -25,6 +25,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(periodic)
     app.cli.add_command(create_admin)
     app.cli.add_command(rotate_key)
+    app.cli.add_command(purge)
+    app.cli.add_command(reset_two_factor)
 
 
 MIN_PASSWORD = 12
@@ -237,3 +239,59 @@ def rotate_key(batch):
 def _rows(table: str, ids: list[int], shown: int = 20) -> str:
     named = ", ".join(f"{table} {row_id}" for row_id in ids[:shown])
     return named + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+@click.command("reset-2fa")
+@click.argument("email")
+@with_appcontext
+def reset_two_factor(email):
+    """Turn two-step sign-in off for a clinician who lost both their phone and their recovery
+    codes: their recovery codes are deleted and every session of theirs ends. They then sign in
+    with their password alone (and set it up again; at once if RESILIENCE_REQUIRE_2FA is on)."""
+    from . import two_factor
+
+    if current_app.config["CHECK_SCHEMA"] and not database.schema_is_current():
+        raise click.ClickException("The database is not upgraded to this release yet: run "
+                                   "`flask --app resilience db upgrade` first, then reset-2fa.")
+    admin = db.session.scalar(sa.select(Admin).where(sa.func.lower(Admin.email) == email.strip().lower()))
+    if admin is None:
+        raise click.ClickException(f"No clinician's account for {email.strip()}. Nothing was changed.")
+    was_on = admin.two_factor_on
+    ended = two_factor.reset(admin)
+    sessions = f"{ended} session{'s' if ended != 1 else ''} ended"
+    if was_on:
+        click.echo(f"Two-step sign-in is off for {admin.email}; their recovery codes are deleted; {sessions}.")
+    else:
+        click.echo(f"Two-step sign-in is off for {admin.email} (it was not on); {sessions}.")
+    if two_factor.required(current_app.config):
+        click.echo("RESILIENCE_REQUIRE_2FA is on: they set it up again right after signing in with their password.")
+    else:
+        click.echo("They now sign in with their password alone, and can turn two-step sign-in on again from "
+                   "their account page.")
+
+
+
+@click.command("purge")
+@click.option("--batch", type=click.IntRange(min=1, max=1000), default=100, show_default=True,
+              help="Applications erased per transaction.")
+@with_appcontext
+def purge(batch):
+    """Erase the people behind applications declined or withdrawn more than
+    RESILIENCE_RETENTION_DAYS ago (180 unless set) and behind every application of a cohort
+    finished more than RESILIENCE_FINISHED_COHORT_RETENTION_DAYS ago (365), keeping the rows
+    for anonymous counts; forget clinicians' session records older than 90 days. Idempotent:
+    `periodic` runs it too."""
+    from .refusals import SettingRefused
+
+    if current_app.config["CHECK_SCHEMA"] and not database.schema_is_current():
+        raise click.ClickException("The database is not upgraded to this release yet: run "
+                                   "`flask --app resilience db upgrade` first, then purge.")
+    try:
+        done = enrolment.purge(batch)
+    except SettingRefused as refused:
+        raise click.ClickException(refused.message) from None
+    click.echo(f"Erased {done.erased} application{'s' if done.erased != 1 else ''}: {done.closed} declined or "
+               f"withdrawn over {done.closed_days} days ago, {done.finished} from cohorts finished over "
+               f"{done.finished_days} days ago.")
+    click.echo(f"Removed {done.sessions} clinician session record{'s' if done.sessions != 1 else ''} that ended "
+               f"over {enrolment.retention.SESSION_RECORDS_KEPT.days} days ago.")

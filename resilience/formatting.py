@@ -1,7 +1,8 @@
 """Jinja filters that write dates and times the way the practice speaks (US style)."""
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app
 
 
 def long_date(value: date) -> str:
@@ -10,6 +11,11 @@ def long_date(value: date) -> str:
 
 def short_date(value: date) -> str:
     return f"{value:%a}, {value:%b} {value.day}"
+
+
+def practice_day(moment: datetime) -> str:
+    """The day a moment falls on in the practice's own time zone, as long_date writes it."""
+    return long_date(moment.astimezone(ZoneInfo(current_app.config["PRACTICE_TIMEZONE"])))
 
 
 def date_span(first: date, last: date | None) -> str:
@@ -67,5 +73,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(long_date)
     app.add_template_filter(short_date)
     app.add_template_filter(date_span)
+    app.add_template_filter(practice_day)
     app.add_template_filter(clock_time)
     app.add_template_global(time_range)

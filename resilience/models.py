@@ -208,20 +208,24 @@ class Application(db.Model):
     attention: Mapped[int] = mapped_column(default=0, server_default="0", index=True)
     # The clinician who looks after this application, if one was chosen.
     assigned_admin_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin.id"), index=True)
+    # When the person's data was erased (on request, or by the retention rules): the row stays for
+    # the counts, its name, addresses and answers are empty (enrolment/retention.py).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     cohort: Mapped[Cohort] = relationship(back_populates="applications")
     notes: Mapped[list[Note]] = relationship(back_populates="application", order_by="Note.created_at")
     assigned_to: Mapped[Admin | None] = relationship()
 
     __table_args__ = (
-        # One active application per person per cohort, even when two requests race.
+        # One active application per person per cohort, even when two requests race (erased rows
+        # are nobody's: a finished cohort's erased participants share the empty email_key).
         sa.Index(
             "one_active_application_per_email",
             "cohort_id",
             "email_key",
             unique=True,
-            sqlite_where=sa.text(one_of("status", ACTIVE)),
-            postgresql_where=sa.text(one_of("status", ACTIVE)),
+            sqlite_where=sa.text(one_of("status", ACTIVE) + " AND erased_at IS NULL"),
+            postgresql_where=sa.text(one_of("status", ACTIVE) + " AND erased_at IS NULL"),
         ),
     )
 
@@ -232,6 +236,8 @@ class Application(db.Model):
 
     @property
     def full_name(self) -> str:
+        if self.erased_at is not None:  # what the panel calls a row whose person was erased
+            return f"Erased application #{self.id}"
         return f"{self.first_name} {self.last_name}"
 
     @property
@@ -330,6 +336,16 @@ class Admin(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-step sign-in (two_factor.py): the TOTP secret, sealed like the answers. Set but not yet
+    # on (two_factor_on_at empty) while the clinician is confirming it with a first code.
+    totp_secret: Mapped[str | None] = mapped_column(SealedText)
+    two_factor_on_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last accepted time-step: a code (or an earlier one) is never accepted twice.
+    totp_last_step: Mapped[int | None]
+
+    @property
+    def two_factor_on(self) -> bool:
+        return self.two_factor_on_at is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -431,3 +447,28 @@ class AdminSession(db.Model):
     admin: Mapped[Admin] = relationship()
 
     __table_args__ = (sa.CheckConstraint(one_of("ended_reason", SESSION_ENDINGS), name="ended_reason"),)
+
+
+class RecoveryCode(db.Model):
+    """One of a clinician's one-time recovery codes for two-step sign-in; only its SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(sa.ForeignKey("admin.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    admin: Mapped[Admin] = relationship()
+
+
+class ApplicationDraft(db.Model):
+    """A form saved to finish later: everything typed so far, sealed like an application's
+    answers, reachable only through the private link emailed to the person (only the link's
+    SHA-256 is kept). No clinician sees it; it is gone once sent, or when it expires."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    fields: Mapped[dict] = mapped_column(SealedJSON)  # the form's fields as typed, the address included
+    emailed_to: Mapped[str] = mapped_column(sa.String(64))  # a SHA-256 of the address last emailed the link
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -48,6 +48,7 @@ SUBJECTS = {
                      "'New time' }} for {{ meeting.neutral_name|lower }}",
     "status_link": "Your application is already with us",
     "status_links": "Your status link{{ 's' if applications|length > 1 }}",
+    "draft_saved": "Your saved application",
     Status.ENROLLED: "Your place in the {{ cohort.title }} is confirmed",
     "offer_reopened": "About the place we offered you",
     Status.SCREENING: "An invitation to talk with us",
@@ -298,8 +299,8 @@ def _finish(message_id: int, claim_id: str, report: DeliveryReport, error: Excep
     """Record one message's outcome at once, in its own short write transaction."""
     database.begin_write()
     message = db.session.get(OutboxMessage, message_id)
-    if message.claimed_by != claim_id or message.status != OutboxStatus.SENDING:
-        db.session.rollback()  # another worker took it over; its outcome is theirs to record
+    if message is None or message.claimed_by != claim_id or message.status != OutboxStatus.SENDING:
+        db.session.rollback()  # another worker took it over (or its person's data was erased meanwhile)
         return
     message.locked_until, message.claimed_by = None, None
     if error is None:

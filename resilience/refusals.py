@@ -85,6 +85,13 @@ class RefusedChange(Refused):
         "ends_before_start": "A meeting must end after it starts.",
         "meetings_changed": "The meetings of this cohort changed while you were editing them. Nothing was saved: "
                             "please look at them again.",
+        # Erasure (enrolment.retention): an erased application is nobody's, and changes no more.
+        "erased": "This application was erased: nothing about the person is kept, so it cannot be changed. "
+                  "Nothing was changed.",
+        "erase_seat_holder": "This person holds a seat in the {cohort.title}, which has not finished. Withdraw "
+                             "them first (they are told by email), then erase their data. Nothing was erased.",
+        "erasure_changed": "The applications from this email address changed since you looked. Please check the "
+                           "list again. Nothing was erased.",
         # Attendance (enrolment.mark_attendance)
         "meeting_missing": "That meeting does not exist. Nothing was changed.",
         "not_enrolled": "{application.full_name} is not enrolled in the {cohort.title}, so their attendance cannot "
@@ -99,3 +106,29 @@ class RefusedChange(Refused):
             return (f"This application is now “{self.facts['status'].label}”, so it cannot be "
                     f"{self.facts['to'].done}. Nothing was changed.")
         return super().message
+
+
+class TwoFactorRefused(RefusedChange):
+    """Two-step sign-in (two_factor.py) refused: a wrong code, a wrong password, or the
+    practice requires it. Told beside the field it concerns."""
+
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "not_a_code": "Please type the 6-digit code your authenticator app shows.",
+        "wrong_first_code": "That code did not work. Please check that the app shows this account, then type "
+                            "the code it shows now (a new one comes every 30 seconds).",
+        "not_begun": "Two-step sign-in is not being set up any more. Please start again.",
+        "already_on": "Two-step sign-in is already on for your account.",
+        "not_on": "Two-step sign-in is off for your account, so there is nothing to change.",
+        "wrong_proof": "That did not match your password or the code your app shows now. Nothing was changed.",
+        "required": "The practice requires two-step sign-in, so it cannot be turned off. To move it to a new "
+                    "phone, ask the person who runs the site to reset it: you then set it up again as you sign in.",
+    }
+
+
+class SettingRefused(Refused):
+    """A setting the rules cannot work with (the retention days, say); told to the operator when
+    the site starts or a command runs."""
+
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "days": "RESILIENCE_{name} is {value!r}: it must be a whole number of days, from 1 to {most:,}.",
+    }

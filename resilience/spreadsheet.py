@@ -53,8 +53,8 @@ def applications_csv(cohort: Cohort, with_answers: bool, status: Status | None =
     writer.writerow(contact_headers(cohort) + [meeting_header(m) for m in meetings]
                     + ([answer_header(name) for name in ANSWER_COLUMNS] if with_answers else []))
     for a in applications:
-        row = [a.id, a.status.label, _local(cohort, a.created_at), _local(cohort, a.status_changed_at), a.first_name,
-               a.last_name, a.pronouns or "", a.email, a.phone, a.home_area, a.referral or ""]
+        row = [a.id, a.status.label, _local(cohort, a.created_at), _local(cohort, a.status_changed_at),
+               a.full_name if a.erased_at else a.first_name, a.last_name, a.pronouns or "", a.email, a.phone, a.home_area, a.referral or ""]
         row += [mark.label if (mark := marks.get((m.id, a.id))) else "" for m in meetings]
         if with_answers:
             row += [questions.shown(name, value) if (value := a.answers.get(name)) else "" for name in ANSWER_COLUMNS]

@@ -200,13 +200,13 @@ def test_htmx_refusal_is_shown_in_place(app, admin_client, make_cohort, make_app
 def test_application_page_lays_out_every_answer_and_the_history(app, admin_client, client, make_cohort, form_data):
     slug = make_cohort()
     client.post("/apply", data=form_data(slug, medications="Sertraline 50mg", psychosis="unsure",
-                                         knows_applicants="My cousin Jo"))
+                                         psychosis_detail="A manic week in 2015", knows_applicants="My cousin Jo"))
     [application_id] = [a.id for a in applications(app)]
     decide(admin_client, application_id, "waitlisted")
     html = admin_client.get(f"/admin/applications/{application_id}").get_data(as_text=True)
     for words in ("Alex Morgan", "alex@example.org", "Health screen", "Sertraline 50mg",
                   "Have you ever had psychosis or mania", "Needs attention: </span>Not sure</dd>", "My cousin Jo",
-                  "Dr. Rivera, 555 010 2000", "Waitlisted", "by Dr. Ana Reyes"):
+                  "Dr. Rivera, 555 010 2000", "Waitlisted", "by Dr. Ana Reyes", "A manic week in 2015"):
         assert words in html, words
     assert 'class="answers__flag"><dt>Have you ever had psychosis' in html
     assert 'class="answers__flag"><dt>Can you attend all ten' not in html  # "Yes" there is good news

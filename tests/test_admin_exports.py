@@ -253,3 +253,15 @@ def test_every_action_the_rules_record_has_words_in_the_audit_log():
     assert {"status", "meeting changed", "signed in", "export"} <= recorded
     assert sorted(recorded - set(ACTION_WORDS)) == []
     assert ACTION_WORDS["status"] == "Decision" and ACTION_WORDS["meeting changed"] == "Meeting moved"
+
+
+def test_an_erased_application_is_a_counted_row_that_says_so(app, admin_client, make_cohort, make_application):
+    slug = make_cohort()
+    erased_id = make_application(slug, first_name="Zephyrine", status=Status.DECLINED)
+    make_application(slug, first_name="Ola")
+    with app.app_context():
+        enrolment.erase_on_request(erased_id, db.session.scalar(sa.select(Admin)), {erased_id})
+    _, *rows = read_csv(admin_client.get(f"/admin/cohorts/{slug}/applications.csv?include=answers"))
+    erased = next(row for row in rows if row[0] == str(erased_id))
+    assert erased[1] == "Declined" and erased[4] == f"Erased application #{erased_id}"
+    assert "Zephyrine" not in repr(rows) and "Ola" in repr(rows)

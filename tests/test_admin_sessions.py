@@ -372,3 +372,8 @@ def test_ended_sessions_are_forgotten_after_a_while(app, make_admin):
         assert admin_sessions.forget_ended(timedelta(days=90)) == 1
     [record] = records(app)
     assert record.ended_at is None and current.get("/admin/").status_code == 200
+
+
+def test_the_sign_in_page_says_no_one_is_signed_in_in_words(client):
+    page = client.get("/admin/login").get_data(as_text=True)
+    assert "Not signed in." in page and "Signed in as nobody" not in page

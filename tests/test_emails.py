@@ -143,7 +143,8 @@ def test_waitlisted_email_is_honest_and_says_how_to_withdraw(app, client, smtp, 
 
 
 def test_declined_email_is_kind_and_carries_no_clinical_detail(app, client, smtp, make_cohort, form_data):
-    apply(client, make_cohort, form_data, psychosis="yes", health_notes="History of mania")
+    apply(client, make_cohort, form_data, psychosis="yes", psychosis_detail="Bipolar II, stable since 2019",
+          health_notes="History of mania")
     [application] = applications(app)
     change_status(app, application.id, "declined")
     deliver(app)
@@ -152,7 +153,7 @@ def test_declined_email_is_kind_and_carries_no_clinical_detail(app, client, smtp
     text, html = parts(message)
     assert "not a judgement of you" in text and "1-800-662-4357" in text
     for body in (text, html):
-        for clinical in ("mania", "psychosis", "blood pressure", "medication", "contraindicat"):
+        for clinical in ("mania", "psychosis", "bipolar", "blood pressure", "medication", "contraindicat"):
             assert clinical not in body.lower()
 
 

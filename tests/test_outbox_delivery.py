@@ -204,3 +204,27 @@ def test_the_delivery_benchmark_still_runs():
     result = subprocess.run([sys.executable, str(bench), "20"], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "one worker delivered 20 messages over SMTP" in result.stdout
+
+
+def test_a_message_erased_while_it_is_being_sent_leaves_the_worker_running(app, smtp, make_cohort, make_application,
+                                                                            monkeypatch):
+    slug = make_cohort()
+    application_id = make_application(slug)
+    with app.app_context():
+        application = db.session.get(Application, application_id)
+        outbox.enqueue("waitlisted", application.email, "erased-mid-send", application=application)
+        outbox.enqueue("waitlisted", "other@example.org", "another", application=application)
+        db.session.commit()
+        claim_id, ids = outbox.claim(10)
+        sending = outbox._send_one
+
+        def erased_during_the_send(send, message_id, *args):
+            def send_then_erase(mail_message, eml_name):  # the erasure deletes every outbox row about them
+                send(mail_message, eml_name)
+                db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.id == message_id))
+                db.session.commit()
+            sending(send_then_erase, message_id, *args)
+
+        monkeypatch.setattr(outbox, "_send_one", erased_during_the_send)
+        outbox._deliver(claim_id, ids)
+    assert len(smtp.messages) == 2

@@ -9,6 +9,7 @@
   exports       CSV downloads and the audit log
   attendance    each meeting's roster: marking attendance, the printable sign-in sheet
   messages      writing to one applicant, or to a cohort's participants after a preview
+  erasure       erasing a person's data on their request, confirmed twice
 """
 import re
 
@@ -34,4 +35,15 @@ def page_number() -> int:
     return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
-from . import account, applications, attendance, auth, cohorts, dashboard, exports, messages, screening
+from . import (  # noqa: F401  (registers the routes)
+    account,
+    applications,
+    attendance,
+    auth,
+    cohorts,
+    dashboard,
+    erasure,
+    exports,
+    messages,
+    screening,
+)

@@ -1,7 +1,13 @@
-"""Signing in and out. Every page of the panel but the sign-in page needs a clinician
+"""Signing in and out. Every page of the panel but the sign-in pages needs a clinician
 signed in and active, with a session the server still holds (admin_sessions.py): signing
 out, an hour without activity in the panel, the absolute lifetime, "sign out my other
-sessions" or a disabled account ends it, and every copy of its cookie with it."""
+sessions" or a disabled account ends it, and every copy of its cookie with it.
+
+A clinician with two-step sign-in (two_factor.py) gives a code after the password: until
+then the browser is only "half signed in", a note in its session cookie for five minutes
+that opens the code page and nothing else; the server's session starts after the code.
+Wrong codes count against the same per-account limit as wrong passwords. With
+RESILIENCE_REQUIRE_2FA a clinician without it can only set it up, or sign out."""
 import math
 import secrets
 import time
@@ -15,14 +21,21 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import admin_sessions, enrolment, errors
+from .. import admin_sessions, clock, enrolment, errors, two_factor
 from ..extensions import db, limiter, login_manager
 from ..models import Admin
 from . import bp
-from .forms import DecisionForm, LoginForm, sign_in_email
+from .forms import DecisionForm, LoginForm, SignInCodeForm, sign_in_email
 
 # The Flask session's entry holding the key to the server's record of this session.
 SESSION_KEY = "admin_session"
+# …and the one of a browser past the password, waiting for its second factor (no access yet).
+HALF_SIGNED_IN = "two_factor_pending"
+# The pages a browser reaches without a session, and all a clinician who must set up
+# two-step sign-in can reach before it is on.
+SIGN_IN_PAGES = {"admin.login", "admin.login_code"}
+WHILE_SETTING_UP = {"admin.two_factor", "admin.two_factor_begin", "admin.two_factor_confirm",
+                    "admin.two_factor_cancel", "admin.logout", "admin.login"}
 
 
 @login_manager.user_loader
@@ -37,9 +50,25 @@ def require_sign_in():
     a public page left open (the seats badge polls every 15 s) must not keep a clinician's
     session alive."""
     g.admin_session = _current_session()
-    if g.admin_session is not None or request.endpoint == "admin.login":
-        return None
-    return _to_sign_in()
+    if g.admin_session is None:
+        return None if request.endpoint in SIGN_IN_PAGES else _to_sign_in()
+    if two_factor_due() and request.endpoint not in WHILE_SETTING_UP:
+        return _to_two_factor_setup()
+    return None
+
+
+def two_factor_due() -> bool:
+    """The practice requires two-step sign-in and this clinician has not set it up yet."""
+    return (current_user.is_authenticated and two_factor.required(current_app.config)
+            and not current_user.two_factor_on)
+
+
+def _to_two_factor_setup():
+    setup_url = url_for("admin.two_factor")
+    if request.headers.get("HX-Request") == "true":
+        return Response("Please set up two-step sign-in first.", headers={"HX-Redirect": setup_url})
+    flash("Please set up two-step sign-in first: the practice asks every clinician to use it.")
+    return redirect(setup_url, 303)
 
 
 def idle_time() -> timedelta:
@@ -97,7 +126,7 @@ def max_hours() -> str:
 
 @bp.context_processor
 def panel_facts():
-    return {"idle_minutes": idle_minutes(), "max_hours": max_hours()}
+    return {"idle_minutes": idle_minutes(), "max_hours": max_hours(), "two_factor_due": two_factor_due()}
 
 
 @bp.errorhandler(CSRFError)
@@ -126,13 +155,22 @@ def _nobody(method: str) -> str:
 
 def _login_email() -> str:
     """The per-account limit's key: the address exactly as the account lookup reads it, so
-    no spelling of it (case, spaces, control characters) gets a fresh budget of tries."""
+    no spelling of it (case, spaces, control characters) gets a fresh budget of tries. At
+    the code step, the address of the account whose code is asked for."""
+    if request.endpoint == "admin.login_code":
+        state = session.get(HALF_SIGNED_IN)
+        return "login:" + (state.get("account", "") if isinstance(state, dict) else "")
     return "login:" + sign_in_email(request.form.get("email", ""))[:254]
+
+
+# One budget of tries per account for passwords and codes together.
+per_account = limiter.shared_limit("20 per hour", scope="sign-in per account", methods=["POST"],
+                                   key_func=_login_email)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute;50 per hour", methods=["POST"])
-@limiter.limit("20 per hour", methods=["POST"], key_func=_login_email)
+@per_account
 def login():
     if g.admin_session is not None and request.method == "GET":
         return redirect(url_for(".dashboard"))  # (a form sent after the idle time signs in afresh)
@@ -145,14 +183,93 @@ def login():
             if g.admin_session is not None:  # signed in again in this browser: the old session ends
                 admin_sessions.end(session.get(SESSION_KEY))
             session.clear()
-            key = admin_sessions.start(admin, request.user_agent.string, request.remote_addr)
-            login_user(admin)
-            session.permanent = True
-            session[SESSION_KEY] = key
-            enrolment.signed_in(admin)
-            return redirect(_safe_next(request.args.get("next")), 303)
+            target = _safe_next(request.args.get("next"))
+            if admin.two_factor_on:
+                session[HALF_SIGNED_IN] = {"admin": admin.id, "account": sign_in_email(admin.email)[:254],
+                                           "since": clock.now().timestamp(), "next": target}
+                return redirect(url_for(".login_code"), 303)
+            return _signed_in(admin, target)
         form.password.errors.append("That email and password do not match an active account.")
     return render_template("admin/login.html", form=form), 422 if form.errors else 200
+
+
+def _signed_in(admin: Admin, target: str):
+    """Both factors given (or the only one the account has): the server's session starts."""
+    session.clear()
+    key = admin_sessions.start(admin, request.user_agent.string, request.remote_addr)
+    login_user(admin)
+    session.permanent = True
+    session[SESSION_KEY] = key
+    enrolment.signed_in(admin)
+    return redirect(target, 303)
+
+
+def _half_signed_in() -> tuple[Admin | None, dict | None]:
+    """The clinician this browser gave the password of, while their five minutes last (and
+    the note as it is, to say why not when they are over)."""
+    state = session.get(HALF_SIGNED_IN)
+    if not isinstance(state, dict) or not isinstance(state.get("admin"), int) or \
+            not isinstance(state.get("since"), (int, float)):
+        return None, None
+    waited = clock.now().timestamp() - state["since"]
+    if not 0 <= waited <= two_factor.HALF_SIGN_IN.total_seconds():
+        return None, state
+    admin = db.session.get(Admin, state["admin"])
+    if admin is None or not admin.active or not admin.two_factor_on:
+        return None, state
+    return admin, state
+
+
+def _took_too_long(state: dict) -> bool:
+    return clock.now().timestamp() - state["since"] > two_factor.HALF_SIGN_IN.total_seconds()
+
+
+WRONG_CODE = {
+    None: "That code did not work. Please type the code your app shows now (a new one comes every 30 seconds).",
+    two_factor.ALREADY_USED: "That code was already used. Please wait for the next one your app shows, then "
+                             "type it.",
+}
+WRONG_RECOVERY_CODE = "That recovery code did not work: it may have been used already. Please check it, or try " \
+                      "another."
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"])
+@per_account
+def login_code():
+    """The second step: the code from the app, or a recovery code."""
+    if g.admin_session is not None and request.method == "GET":
+        return redirect(url_for(".dashboard"))
+    admin, state = _half_signed_in()
+    if admin is None:
+        session.pop(HALF_SIGNED_IN, None)
+        if state is not None and _took_too_long(state):
+            flash(f"Signing in took longer than {two_factor_minutes()} minutes, so it has to start again. "
+                  "Please sign in again.")
+        target = state.get("next") if isinstance(state, dict) and isinstance(state.get("next"), str) else None
+        login_url = url_for(".login", next=_safe_next(target) if target else None)
+        if request.headers.get("HX-Request") == "true":
+            return Response(status=401, headers={"HX-Redirect": login_url})
+        return redirect(login_url, 303)
+    form = SignInCodeForm()
+    recovery = form.with_recovery_code()
+    if form.validate_on_submit():
+        field = form.recovery_code if recovery else form.code
+        if not two_factor.typed_code(field.data):
+            field.errors.append("Please type a recovery code." if recovery else
+                                "Please type the 6-digit code your authenticator app shows.")
+        else:
+            result = two_factor.second_factor(admin, field.data, recovery=recovery)
+            if result in (two_factor.CODE, two_factor.RECOVERY):
+                return _signed_in(admin, _safe_next(state.get("next")))
+            field.errors.append(WRONG_RECOVERY_CODE if recovery or result is None and
+                                two_factor.looks_like_recovery_code(field.data) else WRONG_CODE[result])
+    return render_template("admin/login_code.html", form=form, recovery_open=recovery and bool(form.errors),
+                           admin=admin), 422 if form.errors else 200
+
+
+def two_factor_minutes() -> int:
+    return int(two_factor.HALF_SIGN_IN.total_seconds() // 60)
 
 
 @bp.errorhandler(429)
@@ -163,8 +280,11 @@ def sign_in_paused(error):
     seconds = window.reset_at - time.time() if window is not None else 3600
     wait = "a minute" if seconds <= 60 else f"{math.ceil(seconds / 60)} minutes"
     account = getattr(getattr(error, "limit", None), "key_func", None) is _login_email
-    return render_template("admin/login.html", form=LoginForm(), paused="account" if account else "connection",
-                           wait=wait), 429
+    paused = "account" if account else "connection"
+    if request.endpoint == "admin.login_code":
+        return render_template("admin/login_code.html", form=SignInCodeForm(formdata=None), paused=paused,
+                               wait=wait, recovery_open=False), 429
+    return render_template("admin/login.html", form=LoginForm(), paused=paused, wait=wait), 429
 
 
 def _safe_next(target: str | None) -> str:

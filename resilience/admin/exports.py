@@ -39,6 +39,13 @@ ACTION_WORDS = {
     "attendance": "Attendance marked",
     "data key rotated": "Data key rotated",
     "signed out other sessions": "Other sessions signed out",
+    "erased on request": "Erased on request",
+    "purged": "Old data erased (retention)",
+    "two-step sign-in turned on": "Two-step sign-in turned on",
+    "two-step sign-in turned off": "Two-step sign-in turned off",
+    "recovery codes renewed": "New recovery codes made",
+    "recovery code used": "Signed in with a recovery code",
+    "two-step sign-in reset": "Two-step sign-in reset by the operator",
 }
 
 

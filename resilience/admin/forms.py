@@ -402,3 +402,45 @@ class CohortMessageForm(MessageForm):
     def previewed(self) -> set[int] | None:
         """The application ids the preview listed, or None if there was no preview."""
         return {int(n) for n in self.recipients.data.split(",")} if self.recipients.data else None
+
+
+# --- Two-step sign-in (admin/auth.py, admin/account.py) ------------------------------------
+
+# A code from an authenticator app: phones offer the number pad and the code just received.
+ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric", "autocapitalize": "off",
+                 "spellcheck": "false"}
+
+
+class SignInCodeForm(SiteForm):
+    """The second step of signing in: the app's code, or (behind "Use a recovery code
+    instead") one of the recovery codes; each has its own form on the page."""
+    code = StringField("6-digit code", [Optional(), limit(40)], render_kw=ONE_TIME_CODE,
+                       description="From your authenticator app. A new code comes every 30 seconds.")
+    recovery_code = StringField("Recovery code", [Optional(), limit(60)],
+                                render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"},
+                                description="One of the ten codes you kept when you turned on two-step sign-in. "
+                                            "Each works once.")
+
+    def with_recovery_code(self) -> bool:
+        """Whether the recovery code's form was the one sent."""
+        return "recovery_code" in request.form
+
+
+class TwoFactorConfirmForm(SiteForm):
+    code = StringField("Code the app shows", [DataRequired("Please type the 6-digit code your authenticator app "
+                                                           "shows."), limit(40)],
+                       id="setup-code", render_kw=ONE_TIME_CODE,
+                       description="Six digits. If it changes while you type, the new one works too.")
+
+
+class TwoFactorProofForm(SiteForm):
+    """Proof it is the clinician before a change to their second factor: the password, or a
+    code from the app now. `purpose` keeps the ids apart where two such forms share a page."""
+    proof = PasswordField("Your password, or a code from your app",
+                          [DataRequired("Please type your password, or the code your app shows now."), limit(200)],
+                          render_kw={"autocomplete": "current-password", "autocapitalize": "off",
+                                     "spellcheck": "false"})
+
+    def __init__(self, *args, purpose: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.proof.id = f"{purpose}-proof"

@@ -15,6 +15,7 @@ these functions; nothing else decides a seat. Callers import from resilience.enr
   people_you_know  applicants to one cohort who may know each other
   attendance     each meeting's roster, marking attendance, absences and meetings not yet marked
   messages       a clinician's words to one applicant or to a cohort's enrolled participants
+  retention      how long a person's data is kept (purge), and erasing it on their request
 
 The rules hold no page wording (refusals carry a reason; resilience/refusals.py words it)
 and build no links (the outbox does).
@@ -53,6 +54,7 @@ from .decisions import (
     offer_passed,
     preview_decision,
 )
+from .drafts import delete_expired_drafts, discard_draft, open_draft, save_draft
 from .links import send_status_links
 from .meetings import change_meeting, meeting_changes, move_meetings, send_reminders
 from .messages import (
@@ -67,6 +69,7 @@ from .notifications import application_received, meeting_moves_preview
 from .offers import open_offers_by_cohort
 from .people_you_know import acquaintances
 from .periodic import run_due_work
+from .retention import erase_on_request, erasure, erasure_event, purge
 from .screening import (
     add_slots,
     book,
@@ -121,7 +124,12 @@ __all__ = [
     "conversations",
     "conversations_ahead_by_cohort",
     "conversations_had",
+    "delete_expired_drafts",
+    "discard_draft",
     "enrolled_participants",
+    "erase_on_request",
+    "erasure",
+    "erasure_event",
     "mark_attendance",
     "marking_open",
     "meeting_changes",
@@ -135,10 +143,12 @@ __all__ = [
     "next_meeting",
     "offer_passed",
     "open_cohorts",
+    "open_draft",
     "open_offers_by_cohort",
     "open_slots",
     "phase",
     "preview_decision",
+    "purge",
     "record_alone",
     "record_held",
     "remove_slot",
@@ -146,6 +156,7 @@ __all__ = [
     "roster",
     "run_due_work",
     "save_cohort",
+    "save_draft",
     "seat_holders_by_cohort",
     "send_reminders",
     "send_status_links",

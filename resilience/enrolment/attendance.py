@@ -56,6 +56,8 @@ def mark_attendance(meeting_id: int, application_id: int, mark: AttendanceMark, 
         application = lock_application(application_id)
         if application is None:
             raise RefusedChange("missing")
+        if application.erased_at is not None:  # their marks stay as they were, anonymous
+            raise RefusedChange("erased")
         if application.cohort_id != meeting.cohort_id or application.status != Status.ENROLLED:
             raise RefusedChange("not_enrolled", application=application, cohort=meeting.cohort)
         if not marking_open(meeting):

@@ -23,7 +23,9 @@ SHORTEST_OFFER = timedelta(hours=24)
 
 
 def allowed_changes(application: Application, actor: str = "admin") -> tuple[Status, ...]:
-    """Where this actor may move the application now."""
+    """Where this actor may move the application now (nowhere, once its person is erased)."""
+    if application.erased_at is not None:
+        return ()
     return tuple(status for status in TRANSITIONS.get(application.status, ())
                  if ONLY_BY.get(status, actor) == actor and _may(actor, application.status, status))
 
@@ -174,6 +176,8 @@ def change_many(application_ids: list[int], to_status: Status, admin: Admin) -> 
 
 
 def _check(application: Application, previous: Status, to_status: Status, actor: str, evaluated: bool) -> None:
+    if application.erased_at is not None:  # nobody to decide about, or to tell
+        raise RefusedChange("erased")
     if ONLY_BY.get(to_status, actor) != actor:
         raise RefusedChange(f"only_by_{ONLY_BY[to_status]}")
     if to_status == Status.ENROLLED and previous == Status.LAPSED:  # a page left open past its time

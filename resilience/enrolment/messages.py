@@ -33,6 +33,8 @@ def write_to_applicant(application_id: int, admin: Admin, body: str) -> Message:
         application = seats.lock_application(application_id)  # a double click waits, then finds the first
         if application is None:
             raise RefusedChange("missing")
+        if application.erased_at is not None:  # no one to write to
+            raise RefusedChange("erased")
         _check(body, Message.application_id == application.id)
     message = Message(admin=admin, cohort=application.cohort, application=application, body=body, recipients=1,
                       created_at=clock.now())

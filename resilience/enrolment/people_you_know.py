@@ -24,10 +24,12 @@ def acquaintances(application: Application) -> list[Acquaintance]:
     A person's own other applications are not acquaintances. The cohort's applications are
     read once: the answers are sealed, so they are opened and searched here, not in SQL.
     """
+    if application.erased_at is not None:  # nobody's answers, and no name left to find
+        return []
     others = db.session.scalars(
         sa.select(Application)
         .where(Application.cohort_id == application.cohort_id, Application.id != application.id,
-               Application.email_key != application.email_key)
+               Application.email_key != application.email_key, Application.erased_at.is_(None))
         .order_by(Application.created_at, Application.id)
     )
     mine = _known(application)

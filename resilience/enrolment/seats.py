@@ -14,7 +14,7 @@ from ..status import SEAT_HOLDING, Status
 from . import audit
 
 _SUMMARY_COLUMNS = (Application.id, Application.cohort_id, Application.first_name, Application.last_name,
-                    Application.status, Application.created_at, Application.accepted_at)
+                    Application.status, Application.created_at, Application.accepted_at, Application.erased_at)
 
 
 def lock_cohort(cohort_id: int) -> Cohort:
@@ -105,10 +105,11 @@ def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[Status, int
 
 
 def participants(cohort: Cohort, statuses=SEAT_HOLDING) -> list[Application]:
-    """The cohort's applications in these statuses (by default, everyone holding a seat)."""
+    """The cohort's applications in these statuses (by default, everyone holding a seat), the
+    people emails reach: an erased participant is nobody's, and is left out."""
     return list(db.session.scalars(
         sa.select(Application)
-        .where(Application.cohort_id == cohort.id, Application.status.in_(statuses))
+        .where(Application.cohort_id == cohort.id, Application.status.in_(statuses), Application.erased_at.is_(None))
         .order_by(Application.id)
     ))
 

@@ -5,12 +5,16 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import MultiDict
 
 from .. import calendar, clock, enrolment, errors, formatting, htmx, program, questions, refusals
 from ..extensions import limiter
 from ..status import SEAT_HOLDING, Status
 from . import bp
 from .forms import ApplicationForm, StatusActionForm
+
+# The Flask session's entry with the key of the form this browser saved to finish later.
+DRAFT_KEY = "draft"
 
 
 @bp.get("/")
@@ -44,9 +48,11 @@ def _address_and_email() -> str:
 @limiter.limit("60 per hour", methods=["POST"])  # a shared network (a library, an office) sends several
 @limiter.limit("10 per hour", methods=["POST"], key_func=_address_and_email)  # one person, one inbox
 def apply():
-    form = ApplicationForm(cohorts=enrolment.open_cohorts())
     if request.method == "GET":
-        return _prefill_and_render(form)
+        draft = enrolment.open_draft(session.get(DRAFT_KEY))
+        return _prefill_and_render(ApplicationForm(formdata=MultiDict(draft.fields) if draft else None,
+                                                   cohorts=enrolment.open_cohorts()), draft)
+    form = ApplicationForm(cohorts=enrolment.open_cohorts())
 
     earlier = enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data)
     if earlier is not None:  # the same form sent twice: the first one was stored
@@ -75,6 +81,8 @@ def _sent(email: str):
     """After a form is sent, the same page whether the address is new or already has an
     application (being in this program is health information): the link goes by email."""
     session["sent_to"] = email
+    if DRAFT_KEY in session:  # a form saved earlier is now sent
+        enrolment.discard_draft(session.pop(DRAFT_KEY))
     return redirect(url_for(".application_sent"), 303)
 
 
@@ -83,7 +91,7 @@ def application_sent():
     return render_template("public/sent.html", email=session.get("sent_to"))
 
 
-def _prefill_and_render(form: ApplicationForm):
+def _prefill_and_render(form: ApplicationForm, draft=None):
     notice = None
     requested = request.args.get("cohort", "").strip()
     if requested:
@@ -97,13 +105,13 @@ def _prefill_and_render(form: ApplicationForm):
             notice = f"{cohort.title}: {refusals.CLOSED[reason or 'closed']}"
     if form.cohort.data is None and len(form.open_cohorts) == 1:
         form.cohort.data = next(iter(form.open_cohorts))
-    form.ref.data = _referral()
+    form.ref.data = (draft.fields.get("ref") if draft else None) or _referral()
     if form.cohort.data is None and len(form.open_cohorts) > 1:  # the dates first, then the questions
         cohorts = list(form.open_cohorts.values())
         return render_template("public/choose_cohort.html", cohorts=cohorts, notice=notice, ref=form.ref.data,
                                availability=enrolment.availabilities(cohorts))
     form.submission_id.data = secrets.token_urlsafe(24)
-    return render_apply(form, notice=notice)
+    return render_apply(form, notice=notice, welcome_back=draft)
 
 
 def _referral() -> str | None:
@@ -121,7 +129,7 @@ def _referral() -> str | None:
 
 
 def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = None, expired=False,
-                 held_back: str | None = None):
+                 held_back: str | None = None, welcome_back=None):
     cohorts = list(form.open_cohorts.values())
     seats = enrolment.availabilities(cohorts)
     return (
@@ -135,6 +143,8 @@ def render_apply(form: ApplicationForm, status: int = 200, notice: str | None = 
             notice=notice,
             expired=expired,
             held_back=held_back,
+            welcome_back=welcome_back,
+            draft_days=current_app.config["DRAFT_DAYS"],
         ),
         status,
     )

@@ -108,6 +108,7 @@ document.addEventListener("change", function (event) {
     if (event.target.type === "radio") { showFollowUps(); }
   });
   document.addEventListener("htmx:afterSettle", showFollowUps);
+  document.addEventListener("form-restored", showFollowUps);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", showFollowUps);
   } else {
@@ -197,7 +198,8 @@ document.addEventListener("change", function (event) {
   back.addEventListener("click", function () { show(current - 1, true); });
   // Enter in a text box moves to the next step rather than sending an unfinished form.
   form.addEventListener("submit", function (event) {
-    if (current < total) {
+    var saving = event.submitter && event.submitter.hasAttribute("data-save-draft");
+    if (current < total && !saving) {
       event.preventDefault();
       checkStep();
     }
@@ -217,4 +219,95 @@ document.addEventListener("change", function (event) {
   var asked = /^#step-(\d)$/.exec(window.location.hash);
   var start = firstWrong ? stepOf(firstWrong) : (asked ? parseInt(asked[1], 10) : 1);
   show(start >= 1 && start <= total ? start : 1, false);
+})();
+
+// What is typed in the application form is kept in this browser tab (sessionStorage: gone
+// when the tab closes, never sent anywhere) until the form is sent, so a reload or a lost
+// connection loses nothing. A page the server sent back with answers in it (a form with
+// something to fix) is the truth and is not overwritten.
+(function () {
+  var KEY = "resilience:application";
+  var storage;
+  try { storage = window.sessionStorage; storage.getItem(KEY); } catch (error) { return; }
+  if (document.querySelector("[data-form-sent]")) { storage.removeItem(KEY); return; }
+  var form = document.querySelector("form.application-form");
+  if (!form) { return; }
+  document.querySelector(".kept-in-tab").hidden = false;
+
+  function controls() {
+    return Array.prototype.filter.call(form.elements, function (control) {
+      return control.name && control.name !== "csrf_token" && control.type !== "submit" && control.type !== "button";
+    });
+  }
+
+  function save() {
+    var answers = {};
+    controls().forEach(function (control) {
+      if (control.type === "radio") {
+        if (control.checked) { answers[control.name] = control.value; }
+      } else if (control.type === "checkbox") {
+        answers[control.name] = control.checked;
+      } else {
+        answers[control.name] = control.value;
+      }
+    });
+    try { storage.setItem(KEY, JSON.stringify(answers)); } catch (error) { /* full or refused: nothing kept */ }
+  }
+
+  function restore(answers) {
+    var restored = false;
+    controls().forEach(function (control) {
+      if (!Object.prototype.hasOwnProperty.call(answers, control.name)) { return; }
+      var kept = answers[control.name];
+      if (control.type === "radio") {
+        var picked = form.querySelector("input[name='" + control.name + "']:checked");
+        if (!picked && control.value === kept) { control.checked = restored = true; }
+      } else if (control.type === "checkbox") {
+        if (!control.checked && kept === true) { control.checked = restored = true; }
+      } else if (control.type === "hidden") {
+        if (control.name === "submission_id" && kept) { control.value = kept; }  // a resend is still one application
+      } else if (!control.value && typeof kept === "string" && kept) {
+        control.value = kept;
+        restored = true;
+      }
+    });
+    return restored;
+  }
+
+  var kept = null;
+  try { kept = JSON.parse(storage.getItem(KEY) || "null"); } catch (error) { kept = null; }
+  var sentBack = document.querySelector(".error-summary");
+  if (kept && !sentBack && restore(kept)) {
+    form.querySelector(".form-restored").hidden = false;
+    document.dispatchEvent(new CustomEvent("form-restored"));
+    var cohort = form.querySelector("input[name=cohort]:checked");
+    if (cohort) { cohort.dispatchEvent(new Event("change", {bubbles: true})); }
+  }
+  var pending = null;
+  function saveSoon() {
+    clearTimeout(pending);
+    pending = setTimeout(save, 300);
+  }
+  form.addEventListener("input", saveSoon);
+  form.addEventListener("change", saveSoon);
+  window.addEventListener("pagehide", save);
+  // Sending: what is typed is kept (in case the connection fails), and nothing is saved as the
+  // page goes, so the confirmation page can remove it.
+  form.addEventListener("submit", function (event) {
+    if (event.defaultPrevented) { return; }
+    clearTimeout(pending);
+    save();
+    window.removeEventListener("pagehide", save);
+  });
+  save();
+
+  form.querySelector("[data-form-start-again]").addEventListener("click", function () {
+    window.removeEventListener("pagehide", save);
+    form.removeEventListener("input", saveSoon);
+    form.removeEventListener("change", saveSoon);
+    clearTimeout(pending);
+    storage.removeItem(KEY);
+    form.reset();
+    window.location.replace(window.location.pathname + window.location.search);
+  });
 })();
