@@ -169,18 +169,24 @@ def test_form_with_errors_is_accessible_and_focuses_the_summary(browser, server,
 
 
 def test_the_form_works_with_javascript_switched_off(browser, app, server, make_cohort):
+    from conftest import applications
+
     make_cohort()
     context = browser.new_context(java_script_enabled=False, viewport=PHONE)
     page = context.new_page()
     page.goto(server + "/apply")
     fill_application(page)
     page.fill("#email", "not-an-email")
+    page.check("#heart-0")  # a Yes, without the few words it asks for
     page.click("button[type=submit]")
     sync_api.expect(page.locator("#email-error")).to_be_visible()
+    sync_api.expect(page.locator("#heart_detail-error")).to_contain_text("a few words")
     assert page.locator("#intention").input_value() == "I would like to feel steadier around people."
     page.fill("#email", "alex@example.org")
+    page.fill("#heart_detail", "A stent in 2019")
     page.click("button[type=submit]")
     sync_api.expect(page.locator("h1")).to_have_text("Thank you. Please check your email.")
+    assert applications(app)[0].answers["heart_detail"] == "A stent in 2019"
     context.close()
 
 
