@@ -898,6 +898,18 @@ def fill_step(page, step: int):
         page.fill("#intention", "I would like to feel steadier around people.")
 
 
+def send_the_rest(page, step: int):
+    """This step is answered: the ones after it, a step at a time, then send the form."""
+    for later in range(step, 5):
+        page.get_by_role("button", name="Next").click()
+        sync_api.expect(page.locator(".form-progress__title")).to_contain_text(f"Step {later + 1} of 5")
+        fill_step(page, later + 1)
+    for name in ("ack_not_acceptance", "ack_commitment", "ack_adult", "ack_not_emergency", "consent_health"):
+        page.check(f"#{name}")
+    page.get_by_role("button", name="Send my application").click()
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you. Please check your email.")
+
+
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
 def test_the_form_a_step_at_a_time_with_errors_back_and_a_follow_up(app, axe_page, server, make_cohort, viewport):
     from conftest import applications
@@ -970,14 +982,7 @@ def test_a_reload_mid_step_loses_nothing_and_sending_clears_what_the_tab_kept(pa
 
     page.get_by_role("button", name="Next").click()
     fill_step(page, 2)
-    for step in (2, 3, 4):
-        page.get_by_role("button", name="Next").click()
-        sync_api.expect(page.locator(".form-progress__title")).to_contain_text(f"Step {step + 1} of 5")
-        fill_step(page, step + 1)
-    for name in ("ack_not_acceptance", "ack_commitment", "ack_adult", "ack_not_emergency", "consent_health"):
-        page.check(f"#{name}")
-    page.get_by_role("button", name="Send my application").click()
-    sync_api.expect(page.locator("h1")).to_have_text("Thank you. Please check your email.")
+    send_the_rest(page, 2)
     page.wait_for_function("sessionStorage.getItem('resilience:application') === null")  # (once site.js has run)
     page.goto(f"{server}/apply?cohort={slug}")
     sync_api.expect(page.locator("#first_name")).to_have_value("")
@@ -1128,14 +1133,7 @@ def test_save_and_finish_later_through_the_emailed_link(app, browser, axe_page, 
     sync_api.expect(later.locator("#email")).to_have_value("alex@example.org")
     later.get_by_role("button", name="Next").click()
     sync_api.expect(later.locator("#provider")).to_have_value("Dr. Rivera, 207 555 0101")
-    for step in (2, 3, 4):
-        later.get_by_role("button", name="Next").click()
-        sync_api.expect(later.locator(".form-progress__title")).to_contain_text(f"Step {step + 1} of 5")
-        fill_step(later, step + 1)
-    for name in ("ack_not_acceptance", "ack_commitment", "ack_adult", "ack_not_emergency", "consent_health"):
-        later.check(f"#{name}")
-    later.get_by_role("button", name="Send my application").click()
-    sync_api.expect(later.locator("h1")).to_have_text("Thank you. Please check your email.")
+    send_the_rest(later, 2)
     assert [a.first_name for a in applications(app)] == ["Alex"]
     later.goto(server + link)  # sent: the link no longer opens anything
     sync_api.expect(later.locator("h1")).to_have_text("This link has expired or its application was sent")
