@@ -123,3 +123,13 @@ def test_periodic_deletes_expired_drafts(app, client, make_cohort, form_data, ru
     assert "1 saved form(s) expired" in result.output
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM application_draft")) == 0
+
+
+def test_pages_that_show_saved_answers_are_never_cached(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    save(client, form_data(slug))
+    other = app.test_client()
+    response = other.get(other.get(resume_path(app)).headers["Location"])
+    assert "Alex" in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert save(client, form_data(slug, email="")).headers["Cache-Control"] == "no-store"

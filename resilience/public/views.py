@@ -284,7 +284,8 @@ _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Ro
 
 # Pages that hold what someone typed (their health answers, once a form comes back with a
 # mistake to fix, or a field checked inline): never kept by a browser's or a proxy's cache.
-_TYPED = {"public.apply", "public.validate_field", "public.application_sent", "public.resend_status"}
+_TYPED = {"public.apply", "public.validate_field", "public.application_sent", "public.resend_status",
+          "public.save_draft", "public.draft_saved"}
 
 
 @bp.after_request
