@@ -1,5 +1,5 @@
 """Headers that keep pages private and ready for a strict Content-Security-Policy,
-and logs that never carry an applicant's private status link."""
+and logs that never carry an applicant's private status link or a saved form's link."""
 import logging
 import re
 
@@ -26,10 +26,11 @@ def framable_by(response, origins: list[str]):
 
 
 _STATUS_TOKEN = re.compile(r"/status/[^/\s?\"]+")
+_DRAFT_KEY = re.compile(r"/apply/resume/[^/\s?\"]+")  # a saved form's private link
 
 
 def redact(text: str) -> str:
-    return _STATUS_TOKEN.sub("/status/[token]", text)
+    return _DRAFT_KEY.sub("/apply/resume/[key]", _STATUS_TOKEN.sub("/status/[token]", text))
 
 
 class HideStatusTokens(logging.Filter):

@@ -133,3 +133,13 @@ def test_pages_that_show_saved_answers_are_never_cached(app, client, make_cohort
     assert "Alex" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     assert save(client, form_data(slug, email="")).headers["Cache-Control"] == "no-store"
+
+
+def test_access_logs_never_show_the_key_of_a_saved_form(app, caplog):
+    import logging
+
+    key = "b3vN1kq8xJ0yT2mWcQe5Rr7sUu9VvAa1Bb2Cc3Dd4Ee"
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('127.0.0.1 - - "%s" %s -', f"GET /apply/resume/{key} HTTP/1.1", "303")
+    assert key not in caplog.text
+    assert '"GET /apply/resume/[key] HTTP/1.1" 303' in caplog.text
