@@ -1,5 +1,5 @@
 """Lighthouse scores of the pages people decide on: the program page, the form (a cohort
-chosen, in steps), the cohort chooser and the blog badge. Each category must be 100.
+chosen, in steps), the cohort chooser, the clinicians and fees page and the blog badge. Each category must be 100.
 
 Not part of `make test` (it needs Node and a minute); CI runs it. Run with
 `.venv/bin/python bench/lighthouse.py`. It installs Lighthouse 12 from the npm registry once
@@ -85,11 +85,11 @@ def main() -> int:
             slug = first_cohort(base)
             # (the badge is kept out of search engines on purpose: its SEO score is not asked of it)
             for name, path, excused in (("program page", "/", ()), ("form", f"/apply?cohort={slug}&ref=blog", ()),
-                                        ("cohort chooser", "/apply", ()),
+                                        ("cohort chooser", "/apply", ()), ("clinicians and fees", "/practice", ()),
                                         ("blog badge", f"/embed/cohorts/{slug}", ("seo",))):
                 result = score(base + path, Path(instance) / "report.json")
                 scores = {key: round(category["score"] * 100) for key, category in result["categories"].items()}
-                print(f"{name:15} {path:40} " + "  ".join(f"{key} {value}" for key, value in scores.items()))
+                print(f"{name:19} {path:40} " + "  ".join(f"{key} {value}" for key, value in scores.items()))
                 for key, category in result["categories"].items():
                     if scores[key] == 100 or key in excused:
                         continue

@@ -472,3 +472,21 @@ class ApplicationDraft(db.Model):
     emailed_to: Mapped[str] = mapped_column(sa.String(64))  # a SHA-256 of the address last emailed the link
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SiteText(db.Model):
+    """One version of one of the site's texts the clinicians edit (resilience/content.py names
+    the keys). The current text of a key is its highest version; a key with none yet shows its
+    shipped default. Versions are never changed or deleted: restoring adds a new one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(60))
+    version: Mapped[int] = mapped_column()
+    body: Mapped[str] = mapped_column(sa.Text)  # Markdown, one line, or a photo's stored name
+    admin_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin.id"))
+    restored_from: Mapped[int | None] = mapped_column()  # the version this one brought back
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    admin: Mapped[Admin | None] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)

@@ -74,7 +74,7 @@ def test_a_complete_application_is_stored_pending_and_the_link_goes_by_email(app
         assert stored.answers["intention"] == "I want to feel steadier with people."
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thank you. Please check your email." in page and "alex@example.org" in page
-    assert "What happens next" in page and "usually within a week" in page and "988" in page
+    assert "What happens next" in page and "within five working days" in page and "988" in page
     assert application.token not in page  # the link reaches the person only by email
     [received] = mail(app, kind="received")
     assert f"/status/{application.token}" in received["text"]

@@ -1153,3 +1153,54 @@ def test_inline_validation_swaps_break_nothing_under_the_strict_policy(page, ser
     sync_api.expect(page.locator("#field-email .field__error")).to_be_visible()
     page.wait_for_timeout(500)
     assert page.console_errors == []
+
+
+# --- Site texts (issue 11): the page of clinicians, fees and policies; the editor --------------
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_the_practice_page_and_the_text_editor_are_accessible_and_fit(axe_page, server, make_admin, make_cohort,
+                                                                       viewport):
+    make_cohort(fee_text="$2,400 for the whole program")
+    axe_page.set_viewport_size(viewport)
+    axe_page.goto(server + "/practice")
+    sync_api.expect(axe_page.locator("h1")).to_have_text("Who you will meet, what it costs, and what if")
+    assert axe_violations(axe_page) == []
+    assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    sign_in_page(axe_page, server, make_admin)
+    for path in ("/admin/content", "/admin/content/fees", "/admin/content/faq", "/admin/content/reply_time",
+                 "/admin/content/clinician.1.photo"):
+        axe_page.goto(server + path)
+        assert axe_violations(axe_page) == [], path
+        assert axe_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
+
+
+def test_the_preview_follows_the_typing_then_save_and_restore(page, server, make_admin):
+    sign_in_page(page, server, make_admin)
+    page.goto(server + "/admin/content/fees")
+    page.fill("#body", "The fee is **$2,400**, <script>alert(1)</script>")
+    preview = page.locator("#content-preview-body")
+    sync_api.expect(preview.locator("strong")).to_have_text("$2,400")
+    sync_api.expect(preview).to_contain_text("<script>alert(1)</script>")  # shown as words, never run
+    page.get_by_role("button", name="Save").click()
+    sync_api.expect(page.locator(".flash")).to_contain_text("Saved: Fees and what they cover.")
+    page.fill("#body", "Second words.")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Restore this version (1)").click()
+    sync_api.expect(page.locator(".versions")).to_contain_text("Version 3 (shown now), saved by Dr. Ana Reyes")
+    sync_api.expect(page.locator(".versions")).to_contain_text("restored from version 1")
+    page.goto(server + "/practice")
+    sync_api.expect(page.locator("#fees strong")).to_have_text("$2,400")
+    assert page.console_errors == []
+
+
+def test_the_editor_previews_and_saves_with_javascript_switched_off(browser, server, make_admin):
+    context, page = open_page(browser, java_script_enabled=False)
+    sign_in_page(page, server, make_admin)
+    page.goto(server + "/admin/content/reply_time")
+    page.fill("#body", "within three working days")
+    page.get_by_role("button", name="Preview").click()
+    sync_api.expect(page.locator("#content-preview-body")).to_have_text("within three working days")
+    page.get_by_role("button", name="Save").click()
+    page.goto(server + "/practice")
+    sync_api.expect(page.locator("#contact")).to_contain_text("You will hear from us by email within three working days.")
+    context.close()

@@ -276,6 +276,11 @@ def build_program(app) -> dict:
         for admin in (ana, ben):
             admin.set_password(ADMIN_PASSWORD)
             db.session.add(admin)
+        # Site texts with versions (issue 11): a restore form to reach, typed markup to show escaped.
+        from resilience.models import SiteText
+        for key, version, body in (("fees", 1, f"Fees {MARKER} **first**"), ("fees", 2, "Fees, second words"),
+                                   ("clinician.2.name", 1, f"Jordan {MARKER} Ellis")):
+            db.session.add(SiteText(key=key, version=version, body=body, admin=ana, created_at=NOW))
 
         def cohort(slug, title, starts_on, **extra):
             fields = {"slug": slug, "title": title, "capacity": 6, "starts_on": starts_on,
@@ -652,6 +657,9 @@ class Site:
             "number": [1, 2, 5, 10],
             "filename": ["css/site.css"],
             "key": [*n["drafts"], "not-a-saved-form"],
+            "text_key": ["fees", "faq", "reply_time", "clinician.1.photo", "no-such-text"],  # site texts
+            "version": [1, 2, 99],
+            "name": ["0" * 32 + ".jpg", "not-a-photo.png"],  # clinicians' photos
         }
         if name in known:
             return known[name]

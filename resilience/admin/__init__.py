@@ -9,6 +9,7 @@
   exports       CSV downloads and the audit log
   attendance    each meeting's roster: marking attendance, the printable sign-in sheet
   messages      writing to one applicant, or to a cohort's participants after a preview
+  content       the site's texts the clinicians edit, their versions, and clinicians' photos
   erasure       erasing a person's data on their request, confirmed twice
 """
 import re
@@ -41,6 +42,7 @@ from . import (  # noqa: F401  (registers the routes)
     attendance,
     auth,
     cohorts,
+    content,
     dashboard,
     erasure,
     exports,

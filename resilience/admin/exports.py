@@ -46,6 +46,8 @@ ACTION_WORDS = {
     "recovery codes renewed": "New recovery codes made",
     "recovery code used": "Signed in with a recovery code",
     "two-step sign-in reset": "Two-step sign-in reset by the operator",
+    "site text changed": "Site text changed",
+    "site text restored": "Site text restored (an earlier version)",
 }
 
 
