@@ -1025,9 +1025,15 @@ TEXT_QUESTIONS = [q for q in questions.QUESTIONS.values()
                   if q.kind in (questions.TEXT, questions.LONG_TEXT)]
 
 
-def allowed(question, value: str) -> bool:
+def allowed(question, value: str, follow_ups_asked: bool) -> bool:
+    if question.follows and not follow_ups_asked:  # a follow-up not asked for is not kept, whatever it holds
+        return True
     cleaned = questions.clean_text(value)
     return (question.required_message is None or cleaned != "") and len(cleaned) <= (question.max_length or 10**9)
+
+
+def kept_as(question, value: str, follow_ups_asked: bool) -> str:
+    return "" if question.follows and not follow_ups_asked else questions.clean_text(value)
 
 
 def shown_escaped(page: str, value: str) -> list[str]:
@@ -1045,8 +1051,9 @@ _applicants = count(1)
 @FUZZ
 @given(typed_answers=st.fixed_dictionaries({
     q.name: st.one_of(typed, typed, near_limit(q.max_length or 100)) for q in TEXT_QUESTIONS}),
-    multipart_body=st.booleans())
-def test_an_application_is_stored_as_typed_after_cleaning_and_shown_escaped(site, typed_answers, multipart_body):
+    multipart_body=st.booleans(), follow_ups_asked=st.booleans())
+def test_an_application_is_stored_as_typed_after_cleaning_and_shown_escaped(site, typed_answers, multipart_body,
+                                                                            follow_ups_asked):
     from resilience.models import Application
 
     if site.dirty:
@@ -1056,6 +1063,8 @@ def test_an_application_is_stored_as_typed_after_cleaning_and_shown_escaped(site
     body = {**{k: v for k, v in answers().items() if v is not None}, "cohort": site.names["slugs"][0],
             "submission_id": "", "email": email, "phone": "+1 207 555 0100", "ack_not_acceptance": "y",
             "ack_commitment": "y", "ack_adult": "y", "ack_not_emergency": "y", "consent_health": "y",
+            # a Yes on every health question asks for each follow-up; a No leaves them unasked
+            **{q.follows: "yes" for q in TEXT_QUESTIONS if q.follows and follow_ups_asked},
             **typed_answers}
     if multipart_body:
         data, content_type = multipart(list(body.items()))
@@ -1063,7 +1072,7 @@ def test_an_application_is_stored_as_typed_after_cleaning_and_shown_escaped(site
         data, content_type = urlencoded(body.items()).encode(), "application/x-www-form-urlencoded"
     before = site.tables.snapshot()
     response = site.anonymous.post("/apply", data=data, content_type=content_type)
-    ok = all(allowed(q, typed_answers[q.name]) for q in TEXT_QUESTIONS)
+    ok = all(allowed(q, typed_answers[q.name], follow_ups_asked) for q in TEXT_QUESTIONS)
     with site.app.app_context():
         stored = db.session.scalars(sa.select(Application).where(Application.email == email)).all()
         if not ok:
@@ -1075,7 +1084,7 @@ def test_an_application_is_stored_as_typed_after_cleaning_and_shown_escaped(site
         [application] = stored
         kept = {**{name: getattr(application, name) for name in questions.CONTACT_FIELDS}, **application.answers}
         application_id = application.id
-    expected = {name: questions.clean_text(value) for name, value in typed_answers.items()}
+    expected = {q.name: kept_as(q, typed_answers[q.name], follow_ups_asked) for q in TEXT_QUESTIONS}
     expected["pronouns"] = expected["pronouns"] or None
     assert {name: kept[name] for name in expected} == expected
     page = site.as_clinician("GET", f"/admin/applications/{application_id}").get_data(as_text=True)
