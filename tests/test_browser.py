@@ -983,7 +983,11 @@ def test_a_reload_mid_step_loses_nothing_and_sending_clears_what_the_tab_kept(pa
     page.get_by_role("button", name="Next").click()
     fill_step(page, 2)
     send_the_rest(page, 2)
-    page.wait_for_function("sessionStorage.getItem('resilience:application') === null")  # (once site.js has run)
+    for _ in range(50):  # (once site.js has run; polled from here: the page's CSP forbids eval)
+        if page.evaluate("sessionStorage.getItem('resilience:application')") is None:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("sessionStorage.getItem('resilience:application')") is None
     page.goto(f"{server}/apply?cohort={slug}")
     sync_api.expect(page.locator("#first_name")).to_have_value("")
     assert page.console_errors == []
