@@ -456,7 +456,8 @@ def test_the_outbox_bodies_written_in_the_clear_are_sealed_by_0006_and_still_rea
     assert init_db(bare_app).exit_code == 0
     stored = raw(bare_app, "SELECT text_body, html_body FROM outbox_message ORDER BY id")
     assert len(stored) == 1202
-    assert not any("Dana" in text or "Dana" in html for text, html in stored)
+    # (words with a space or a "<": a sealed value is base64, which can hold "Dana" by chance)
+    assert not any("Dear Dana" in text or "<p>" in html for text, html in stored)
     assert sealing.unseal(stored[0][0], KEY) == "Dear Dana, the side door 1 is open. It’s fine."
     with bare_app.app_context():
         first, last = db.session.get(OutboxMessage, 1), db.session.get(OutboxMessage, 1202)
@@ -474,7 +475,7 @@ def test_0006_can_be_taken_back_and_done_again(bare_app):
     assert init_db(bare_app).exit_code == 0
     with bare_app.app_context():
         assert db.session.get(OutboxMessage, 1).html_body == "<p>Hello Dana</p>"
-    assert "Dana" not in str(raw(bare_app, "SELECT text_body, html_body FROM outbox_message"))
+    assert "Hello Dana" not in str(raw(bare_app, "SELECT text_body, html_body FROM outbox_message"))
 
 
 def test_bodies_this_release_sealed_before_0006_are_not_sealed_twice(bare_app):
