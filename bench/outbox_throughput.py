@@ -38,7 +38,7 @@ def main(count: int) -> None:
                 application = Application(
                     cohort=cohort, first_name=f"P{n}", last_name="X", email=f"p{n}@example.org",
                     email_key=f"p{n}@example.org", phone="555 010 1000", home_area="ME", answers={},
-                    consent_version="bench", consented_at=NOW, health_consent_at=NOW, status=Status.ACCEPTED)
+                    consented_at=NOW, health_consent_at=NOW, status=Status.ACCEPTED)
                 db.session.add(application)
                 db.session.flush()
                 outbox.enqueue(Status.ACCEPTED, application.email, f"bench:{n}", application=application)

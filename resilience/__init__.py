@@ -26,8 +26,6 @@ DEFAULTS = {
     "CRISIS_LINE": "988",
     # The practice's own time zone: times not tied to a cohort (sign-ins, say) are shown in it.
     "PRACTICE_TIMEZONE": "America/New_York",
-    # Version of the consent wording on the form; stored with every application.
-    "CONSENT_VERSION": "2026-11-26",
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # a long, careful form must not expire while typed

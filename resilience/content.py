@@ -6,10 +6,12 @@ checked, resized and kept under instance/photos/.
 The current text of a key is its latest version, or its default when none was saved. Pages
 read all current texts in one query (`current()`, cached for the request).
 """
+import hashlib
 import io
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,14 +20,15 @@ import sqlalchemy as sa
 from flask import current_app, g
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 
-from . import clock, database
+from . import clock, database, questions
 from .enrolment import audit
 from .extensions import db
 from .models import Admin, SiteText
 
-LINE, MARKDOWN, FAQ, PHOTO = "line", "markdown", "faq", "photo"
-LONGEST = {LINE: 200, MARKDOWN: 20_000, FAQ: 40_000, PHOTO: 40}
+LINE, MARKDOWN, FAQ, PHOTO, AGREEMENT = "line", "markdown", "faq", "photo", "agreement"
+LONGEST = {LINE: 200, MARKDOWN: 20_000, FAQ: 40_000, PHOTO: 40, AGREEMENT: 600}
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,20 @@ what you have.
     Text("reply_time", "Reaching us", "Reply time", LINE, "within five working days",
          "When applicants hear back. Finishes the sentence “You will hear from us by email …”; shown on the "
          "page of fees and policies, after sending the form, and in the confirmation email."),
+    # --- Agreements and consent: the words an applicant ticks. Their shipped words are the
+    # questions' own (resilience/questions.py); each application records the version it agreed to.
+    *(Text(f"agreement.{name}", "Agreements and consent", label, AGREEMENT, questions.QUESTIONS[name].label,
+           "The words beside a box the applicant ticks. Each application keeps the version its person agreed "
+           "to; a change applies to forms sent from now on.")
+      for name, label in (("ack_not_acceptance", "Applying is not acceptance"),
+                          ("ack_commitment", "All ten meetings, and confidentiality"),
+                          ("ack_adult", "18 or older"),
+                          ("ack_not_emergency", "Not watched for emergencies"),
+                          ("consent_health", "Consent to store and read health information"))),
 )}
 GROUPS = tuple(dict.fromkeys(text.group for text in TEXTS.values()))
+AGREEMENTS = tuple(q.name for q in questions.QUESTIONS.values() if q.kind == questions.AGREE)
+assert {f"agreement.{name}" for name in AGREEMENTS} <= TEXTS.keys(), "every box an applicant ticks is a site text"
 
 
 # --- Rendering --------------------------------------------------------------------------------
@@ -237,7 +252,7 @@ def preview(key: str, body: str) -> Markup:
     if kind == FAQ:
         return Markup("").join(Markup("<details open><summary>{}</summary>{}</details>").format(q, a)
                                for q, a in questions(body))
-    if kind == LINE:
+    if kind in (LINE, AGREEMENT):
         return Markup("<p>{}</p>").format(body)
     return render(body)
 
@@ -283,6 +298,12 @@ class Texts:
                           self.html(f"clinician.{n}.bio"), self.line(f"clinician.{n}.photo")) for n in CLINICIANS]
 
 
+def fingerprint(words: str) -> str:
+    """A short mark of some words: the form carries the marks of the agreements it showed, so
+    that words changed while someone filled it in are asked about again."""
+    return hashlib.sha256(words.encode()).hexdigest()[:12]
+
+
 def current() -> Texts:
     """Every current text, in one query; kept for the rest of the request."""
     if "site_texts" not in g:
@@ -298,25 +319,66 @@ def versions(key: str) -> list[SiteText]:
                               .options(sa.orm.joinedload(SiteText.admin))).all()
 
 
+def agreed_versions() -> dict[str, int]:
+    """The versions of the agreements' words this request showed and checked (`current()`),
+    to record with an application: {"agreement.ack_adult": 1, …}. Words never saved are stored
+    first as version 1, the words the site shipped with, so that every application points at
+    words kept in the database, whatever later releases ship."""
+    keys = [f"agreement.{name}" for name in AGREEMENTS]
+    latest = current().latest
+    missing = [key for key in keys if key not in latest]
+    if missing:
+        database.begin_write()
+        db.session.add_all(SiteText(key=key, version=1, body=TEXTS[key].default, created_at=clock.now())
+                           for key in missing)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another form sent at the same moment stored the same words first
+            db.session.rollback()
+    return {key: latest[key].version if key in latest else 1 for key in keys}
+
+
+@dataclass(frozen=True)
+class Agreed:
+    words: str
+    version: int
+    since: datetime  # when this version was saved
+
+
+def agreed_words(versions: dict[str, int]) -> list[Agreed]:
+    """The words of the agreements an application recorded, in the form's order."""
+    pairs = [(key, version) for key, version in versions.items() if isinstance(version, int)]
+    if not pairs:
+        return []
+    rows = db.session.scalars(sa.select(SiteText).where(sa.tuple_(SiteText.key, SiteText.version).in_(pairs))).all()
+    found = {row.key: row for row in rows}
+    return [Agreed(found[key].body, found[key].version, found[key].created_at)
+            for key in (f"agreement.{name}" for name in AGREEMENTS) if key in found]
+
+
 # --- Changing -------------------------------------------------------------------------------
 
 def clean(key: str, body: str) -> str:
     """The words as stored: line endings made plain, control characters dropped, trimmed."""
     body = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", (body or "").replace("\r\n", "\n").replace("\r", "\n"))
-    return " ".join(body.split()) if TEXTS[key].kind in (LINE, PHOTO) else body.strip()
+    return " ".join(body.split()) if TEXTS[key].kind in (LINE, PHOTO, AGREEMENT) else body.strip()
 
 
 def save(key: str, body: str, admin: Admin, restored_from: int | None = None) -> SiteText:
     """Store a new version of a text (audited with its key only), unless it is the current
-    words already. The caller has checked the words (the form's rules)."""
+    words already. The first change of a text keeps the words the site shipped with as its
+    version 1, so they too can be restored. The caller has checked the words (the form's rules)."""
     body = clean(key, body)
     database.begin_write()
     latest = db.session.scalar(sa.select(SiteText).where(SiteText.key == key)
                                .order_by(SiteText.version.desc()).limit(1))
-    if latest is not None and latest.body == body and restored_from is None:
+    if latest is None:
+        latest = SiteText(key=key, version=1, body=TEXTS[key].default, created_at=clock.now())
+        db.session.add(latest)
+    if latest.body == body and restored_from is None:
         db.session.commit()
         return latest
-    row = SiteText(key=key, version=(latest.version if latest else 0) + 1, body=body, admin_id=admin.id,
+    row = SiteText(key=key, version=latest.version + 1, body=body, admin_id=admin.id,
                    restored_from=restored_from, created_at=clock.now())
     db.session.add(row)
     if restored_from:

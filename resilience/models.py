@@ -184,7 +184,9 @@ class Application(db.Model):
     # intentions, people they know) and where they came from: one unit, encrypted at rest.
     answers: Mapped[dict] = mapped_column(SealedAnswers)
 
-    consent_version: Mapped[str] = mapped_column(sa.String(40))
+    # The versions of the agreements' words the person ticked (site texts, resilience/content.py):
+    # {"agreement.ack_adult": 1, …}. The words themselves stay in site_text.
+    agreed_texts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     health_consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -154,7 +154,7 @@ def make_application(app):
                 "first_name": f"Person{n}", "last_name": "Tester",
                 "email": email, "email_key": email.lower(), "phone": "555 010 1000",
                 "home_area": "Portland, ME", "answers": answers(),
-                "consent_version": "test", "consented_at": NOW, "health_consent_at": NOW,
+                "consented_at": NOW, "health_consent_at": NOW,
                 "created_at": NOW, "status_changed_at": NOW,
                 **overrides,
             }

@@ -66,7 +66,8 @@ def test_a_complete_application_is_stored_pending_and_the_link_goes_by_email(app
         "Alex", "alex@example.org", "alex@example.org")
     assert application.pronouns == "they/them"
     assert application.referral == "blog-post-12"
-    assert application.consent_version == app.config["CONSENT_VERSION"]
+    assert application.agreed_texts == {f"agreement.{name}": 1 for name in (
+        "ack_not_acceptance", "ack_commitment", "ack_adult", "ack_not_emergency", "consent_health")}
     assert application.consented_at == NOW and application.health_consent_at == NOW
     with app.app_context():
         stored = db.session.get(type(application), application.id)
@@ -339,7 +340,7 @@ def test_a_double_submit_that_lands_between_the_two_look_ups_still_finds_the_fir
         application, created = applying.submit_application(
             cohort, submission_id=data["submission_id"], answers={}, referral=None, first_name="Alex",
             last_name="Morgan", email="alex@example.org", phone="555 010 1000", pronouns=None,
-            home_area="Portland, ME", consent_version="test")
+            home_area="Portland, ME")
         assert created is False and first.headers["Location"] == "/apply/sent"
         found = application.id
     [stored] = applications(app)

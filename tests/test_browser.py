@@ -962,6 +962,41 @@ def test_the_form_a_step_at_a_time_with_errors_back_and_a_follow_up(app, axe_pag
     assert applications(app)[0].answers["heart_detail"] == "A stent in 2019"
 
 
+def test_agreement_words_changed_while_the_form_was_open_are_asked_again(app, axe_page, server, make_cohort,
+                                                                         make_admin):
+    from conftest import applications
+
+    from resilience import content
+    from resilience.models import Admin
+
+    page = axe_page
+    slug = make_cohort()
+    admin_id = make_admin()
+    page.goto(f"{server}/apply?cohort={slug}")
+    fill_step(page, 1)
+    for step in range(1, 5):
+        page.get_by_role("button", name="Next").click()
+        sync_api.expect(page.locator(".form-progress__title")).to_contain_text(f"Step {step + 1} of 5")
+        fill_step(page, step + 1)
+    for name in ("ack_not_acceptance", "ack_commitment", "ack_adult", "ack_not_emergency", "consent_health"):
+        page.check(f"#{name}")
+    with app.test_request_context():  # a clinician changes the words meanwhile
+        content.save("agreement.ack_commitment", "I intend to come to all ten meetings, and to keep confidences.",
+                     db.session.get(Admin, admin_id))
+    page.get_by_role("button", name="Send my application").click()
+    box = page.locator("#field-ack_commitment")
+    sync_api.expect(box).to_contain_text("We changed these words while you were filling in the form")
+    sync_api.expect(box).to_contain_text("I intend to come to all ten meetings, and to keep confidences.")
+    sync_api.expect(page.locator("#ack_commitment")).not_to_be_checked()
+    sync_api.expect(page.locator("#ack_adult")).to_be_checked()
+    sync_api.expect(page.locator(".form-progress__title")).to_have_text("Step 5 of 5: Agreements and consent")
+    assert axe_violations(page) == []
+    page.check("#ack_commitment")
+    page.get_by_role("button", name="Send my application").click()
+    sync_api.expect(page.locator("h1")).to_have_text("Thank you. Please check your email.")
+    assert applications(app)[0].agreed_texts["agreement.ack_commitment"] == 2
+
+
 def test_a_reload_mid_step_loses_nothing_and_sending_clears_what_the_tab_kept(page, server, make_cohort):
     slug = make_cohort()
     page.goto(f"{server}/apply?cohort={slug}")

@@ -83,13 +83,15 @@ def test_each_save_is_a_version_and_the_history_shows_who_and_when(app, admin_cl
     edit(admin_client, "reply_time", "within three working days")
     edit(admin_client, "reply_time", "within two working days")
     page = admin_client.get("/admin/content/reply_time").get_data(as_text=True)
-    assert "Version 2" in page and "Version 1" in page and page.count("Dr. Ana Reyes") >= 2
+    assert "Version 3" in page and "Version 2" in page and page.count("Dr. Ana Reyes") >= 2
     assert "26 November 2026" in page or "Nov 26, 2026" in page or "November 26, 2026" in page
     with app.app_context():
         versions = db.session.scalars(sa.select(SiteText).where(SiteText.key == "reply_time")
                                       .order_by(SiteText.version)).all()
-        assert [(v.version, v.body) for v in versions] == [(1, "within three working days"),
-                                                           (2, "within two working days")]
+        # The first change keeps the shipped words as version 1, by nobody.
+        assert [(v.version, v.body, v.admin_id is None) for v in versions] == [
+            (1, "within five working days", True), (2, "within three working days", False),
+            (3, "within two working days", False)]
         events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "site text changed")).all()
         assert [e.detail for e in events] == ["reply_time", "reply_time"]
 
@@ -97,17 +99,27 @@ def test_each_save_is_a_version_and_the_history_shows_who_and_when(app, admin_cl
 def test_an_earlier_version_restores_as_a_new_version(app, admin_client, client):
     edit(admin_client, "fees", "First fee words.")
     edit(admin_client, "fees", "Second fee words.")
-    response = admin_client.post("/admin/content/fees/versions/1/restore")
+    response = admin_client.post("/admin/content/fees/versions/2/restore")
     assert response.status_code == 303
     assert "First fee words." in client.get("/practice").get_data(as_text=True)
     with app.app_context():
         versions = db.session.scalars(sa.select(SiteText).where(SiteText.key == "fees")
                                       .order_by(SiteText.version)).all()
-        assert [v.body for v in versions] == ["First fee words.", "Second fee words.", "First fee words."]
+        assert [v.body for v in versions] == [content.TEXTS["fees"].default, "First fee words.", "Second fee words.",
+                                              "First fee words."]
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
                                  .where(AuditEvent.action == "site text restored")) == 1
     history = admin_client.get("/admin/content/fees").get_data(as_text=True)
-    assert "Version 3" in history and "restored from version 1" in history
+    assert "Version 4" in history and "restored from version 2" in history
+
+
+def test_the_words_the_site_shipped_with_can_be_restored(admin_client, client):
+    shipped = "within five working days"
+    edit(admin_client, "reply_time", "within two working days")
+    history = admin_client.get("/admin/content/reply_time").get_data(as_text=True)
+    assert re.search(r"Version 1</strong>,\s+the words the site shipped with", history)
+    assert admin_client.post("/admin/content/reply_time/versions/1/restore").status_code == 303
+    assert shipped in client.get("/practice").get_data(as_text=True)
 
 
 def test_restoring_a_version_that_does_not_exist_is_not_found(admin_client):

@@ -306,7 +306,7 @@ def build_program(app) -> dict:
             email = f"person{n}@example.org"
             made[key] = Application(**{
                 "cohort": home, "first_name": f"Person{n}", "last_name": "Tester", "email": email, "email_key": email,
-                "phone": "555 010 1000", "home_area": "Portland, ME", "answers": answers(), "consent_version": "test",
+                "phone": "555 010 1000", "home_area": "Portland, ME", "answers": answers(),
                 "consented_at": NOW, "health_consent_at": NOW, "created_at": NOW - timedelta(days=n),
                 "status_changed_at": NOW, "status": status, **extra})
             db.session.add(made[key])

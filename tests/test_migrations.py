@@ -22,7 +22,7 @@ from resilience.models import Application, Meeting, Note, OutboxMessage
 from resilience.status import Status
 
 PREVIOUS_RELEASE = Path(__file__).parent / "previous_release"
-HEAD = "0011"
+HEAD = "0012"
 
 
 def pending_differences(app) -> list:
@@ -511,3 +511,54 @@ def test_0005_counts_the_answers_that_need_attention_in_every_stored_application
     counts = dict(raw(bare_app, "SELECT id, attention FROM application"))
     assert counts == {person["id"]: 2 if person["id"] == worried else 0 for person in people.values()}
     assert raw(bare_app, "SELECT assigned_admin_id FROM application WHERE id = :id", id=worried)[0][0] is None
+
+
+def _migration_0012():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("m0012", Path(__file__).parents[1] / "migrations/versions/0012_agreed_texts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_0012_keeps_the_words_the_form_has_always_shown():
+    """The words 0012 stores as version 1 are the ones the form showed with consent version
+    2026-11-26 (the shipped defaults have not changed since)."""
+    from resilience import content
+    assert _migration_0012().WORDS == {f"agreement.{name}": content.TEXTS[f"agreement.{name}"].default
+                                       for name in content.AGREEMENTS}
+
+
+def test_0012_gives_every_stored_application_the_words_it_agreed_to(bare_app):
+    people = build_previous_release(bare_app)
+    assert init_db(bare_app).exit_code == 0
+    assert {"consent_version"}.isdisjoint({c["name"] for c in _columns(bare_app, "application")})
+    with bare_app.app_context():
+        for person in people.values():
+            agreed = db.session.get(Application, person["id"]).agreed_texts
+            assert agreed == {key: 1 for key in _migration_0012().WORDS}
+    client = bare_app.test_client()
+    assert sign_in(client).status_code == 303
+    page = client.get("/admin/applications/1").get_data(as_text=True)
+    agreed = page[page.index("What they agreed to"):]
+    assert "I am 18 or older." in agreed and "(version 1, from Thursday, November 26, 2026)" in agreed
+    assert "may store my answers, including my health information" in agreed
+    assert pending_differences(bare_app) == []
+
+
+def test_0012_can_be_taken_back_and_done_again_keeping_the_clinicians_words(bare_app):
+    build_previous_release(bare_app)
+    assert init_db(bare_app).exit_code == 0
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO site_text (key, version, body, created_at) "
+                                   "VALUES ('agreement.ack_adult', 2, 'I am an adult.', '2026-11-28 12:00:00')"))
+    runner = bare_app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0011"]).exit_code == 0
+    assert set(raw(bare_app, "SELECT consent_version FROM application")) == {("2026-11-26",)}
+    assert init_db(bare_app).exit_code == 0
+    assert raw(bare_app, "SELECT version, body FROM site_text WHERE key = 'agreement.ack_adult' ORDER BY version") == [
+        (1, "I am 18 or older."), (2, "I am an adult.")]
+    assert raw(bare_app, "SELECT COUNT(*) FROM site_text")[0][0] == 6
+    with bare_app.app_context():
+        assert db.session.get(Application, 1).agreed_texts["agreement.ack_adult"] == 1
+    assert pending_differences(bare_app) == []

@@ -115,7 +115,7 @@ def _stand_in_application(n):
     cohort = db.session.scalar(sa.select(Cohort))
     application = Application(cohort=cohort, first_name=f"P{n}", last_name="X", email=f"person{n}@example.org",
                               email_key=f"person{n}@example.org", phone="555 010 1000", home_area="ME",
-                              answers={}, consent_version="t", consented_at=NOW, health_consent_at=NOW,
+                              answers={}, consented_at=NOW, health_consent_at=NOW,
                               status="withdrawn", status_changed_at=NOW, created_at=NOW)
     db.session.add(application)
     db.session.flush()

@@ -122,7 +122,7 @@ def submit(app, slug, person, **answer_overrides) -> int:
         application, _ = enrolment.submit_application(
             cohort, submission_id=None, answers={k: v for k, v in answers(**answer_overrides).items()
                                                  if k != "referral"},
-            referral="blog", consent_version="test", **{"pronouns": None, **person})
+            referral="blog", **{"pronouns": None, **person})
         return application.id
 
 
@@ -657,11 +657,6 @@ def test_the_upgrade_keeps_every_application_readable_and_erases_no_one(bare_app
     assert raw(bare_app, "SELECT version_num FROM alembic_version") == [("0009",)]
 
     assert raw(bare_app, "SELECT COUNT(*) FROM application WHERE erased_at IS NULL") == [(len(people),)]
-    with bare_app.app_context():
-        for person in people.values():
-            application = db.session.get(Application, person["id"])
-            assert application.answers["medications"] == person["medications"]
-            assert application.full_name.endswith(" Earlier") and application.erased_at is None
     # Erased rows are nobody's: two erased participants of one cohort both have the empty address.
     with bare_app.app_context(), db.engine.begin() as connection:
         connection.execute(sa.text("UPDATE application SET email_key = '', erased_at = :at "
@@ -670,7 +665,12 @@ def test_the_upgrade_keeps_every_application_readable_and_erases_no_one(bare_app
     with pytest.raises(sa.exc.IntegrityError), bare_app.app_context(), db.engine.begin() as connection:
         connection.execute(sa.text("UPDATE application SET email_key = 'same@example.org' "
                                    "WHERE status IN ('pending', 'waitlisted')"))
-    assert init_db(bare_app).exit_code == 0  # on to the newest revision
+    assert init_db(bare_app).exit_code == 0  # on to the newest revision, where the models read every row
+    with bare_app.app_context():
+        for person in people.values():
+            application = db.session.get(Application, person["id"])
+            assert application.answers["medications"] == person["medications"]
+            assert application.full_name.endswith(" Earlier") or application.erased_at  # (marked erased above)
     assert pending_differences(bare_app) == []
 
     # Taken back (erased rows stay erased), and done again.

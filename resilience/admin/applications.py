@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
-from .. import clock, enrolment, htmx, questions
+from .. import clock, content, enrolment, htmx, questions
 from ..extensions import db
 from ..models import Application, AuditEvent, Cohort
 from ..status import Status
@@ -71,6 +71,7 @@ def page_context(application: Application, refusal: str | None = None, done: str
         "application": application,
         "cohort": cohort,
         "sections": questions.answered_sections(application.answers),
+        "agreed": content.agreed_words(application.agreed_texts),
         "attention": questions.attention_rows(application.answers),
         "history": [(kind, entry) for _, kind, entry in history],
         "messages": messages,

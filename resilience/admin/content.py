@@ -33,7 +33,7 @@ class TextForm(SiteForm):
         form = cls(**kwargs)
         longest = content.LONGEST[text.kind]
         form.body.validators = [*form.body.validators, limit(longest)]
-        if text.kind == content.LINE:
+        if text.kind in (content.LINE, content.AGREEMENT):
             form.body.validators.append(Regexp(r"^[^\r\n]*$", message="Please keep this on one line."))
             form.body.description = f"One line. {text.hint}".strip()
         else:

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Optional, StopValidation, ValidationError
 
-from .. import enrolment, formatting, questions
+from .. import content, enrolment, formatting, questions
 from ..forms import SiteForm, limit
 from ..models import Cohort
 
@@ -68,6 +68,11 @@ def field_for(question: questions.Question):
     return FIELD_CLASSES[question.kind](question.label, checks, render_kw=render_kw or None, **options)
 
 
+_MARK = re.compile(r"[0-9a-f]{12}")  # content.fingerprint
+WORDS_CHANGED = ("We changed these words while you were filling in the form. Please read them again, and tick "
+                 "the box if you agree.")
+
+
 class ApplicationForm(SiteForm):
     class Meta:
         def bind_field(self, form, unbound_field, options):
@@ -80,6 +85,10 @@ class ApplicationForm(SiteForm):
     submission_id = HiddenField()
     ref = HiddenField(filters=[lambda v: v[:200] if isinstance(v, str) else v])
 
+    # The marks of the agreements' words the form showed (content.fingerprint), in order: a box
+    # ticked beside words the clinicians changed while the form was open is asked again.
+    agreement_words = HiddenField(filters=[lambda v: v[:200] if isinstance(v, str) else v])
+
     cohort = RadioField("Which cohort are you applying for?", validate_choice=False,
                         validators=[InputRequired("Please choose the cohort you are applying for.")])
 
@@ -90,6 +99,28 @@ class ApplicationForm(SiteForm):
         super().__init__(*args, **kwargs)
         self.open_cohorts = {c.slug: c for c in cohorts}
         self.cohort.choices = [SelectChoice(c.slug, c.title) for c in cohorts]
+        texts = content.current()
+        self.marks = {}
+        for name in content.AGREEMENTS:
+            self[name].label.text = texts.line(f"agreement.{name}")
+            self.marks[name] = content.fingerprint(self[name].label.text)
+        self.agreement_words.data = self.agreement_words.data or " ".join(self.marks.values())
+
+    def changed_agreements(self) -> list[str]:
+        """The agreements whose words are not the ones the form showed (when it says which it showed)."""
+        shown = self.agreement_words.data.split() if isinstance(self.agreement_words.data, str) else []
+        if len(shown) != len(self.marks) or not all(_MARK.fullmatch(mark) for mark in shown):
+            return []
+        return [name for name, mark in zip(self.marks, shown) if mark != self.marks[name]]
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        changed = self.changed_agreements()
+        for name in changed:
+            self[name].data = False
+            self[name].errors = [WORDS_CHANGED]
+        self.agreement_words.data = " ".join(self.marks.values())  # asked again beside the words shown now
+        return valid and not changed
 
     def selected_cohort(self) -> Cohort | None:
         return self.open_cohorts.get(self.cohort.data) or (

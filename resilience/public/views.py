@@ -7,7 +7,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from .. import calendar, clock, enrolment, errors, formatting, htmx, program, questions, refusals
+from .. import calendar, clock, content, enrolment, errors, formatting, htmx, program, questions, refusals
 from ..extensions import limiter
 from ..status import SEAT_HOLDING, Status
 from . import bp
@@ -64,7 +64,7 @@ def apply():
                 submission_id=form.submission_id.data,
                 answers=form.answers(),
                 referral=form.ref.data or None,
-                consent_version=current_app.config["CONSENT_VERSION"],
+                agreed_texts=content.agreed_versions(),
                 **form.contact(),
             )
         except enrolment.ApplicationRefused as refusal:

@@ -256,6 +256,9 @@ document.addEventListener("change", function (event) {
 
   function restore(answers) {
     var restored = false;
+    // A box ticked beside words the clinicians have changed since is not ticked again.
+    var words = form.querySelector("input[name=agreement_words]");
+    var sameWords = !words || answers.agreement_words === words.value;
     controls().forEach(function (control) {
       if (!Object.prototype.hasOwnProperty.call(answers, control.name)) { return; }
       var kept = answers[control.name];
@@ -263,7 +266,7 @@ document.addEventListener("change", function (event) {
         var picked = form.querySelector("input[name='" + control.name + "']:checked");
         if (!picked && control.value === kept) { control.checked = restored = true; }
       } else if (control.type === "checkbox") {
-        if (!control.checked && kept === true) { control.checked = restored = true; }
+        if (!control.checked && kept === true && sameWords) { control.checked = restored = true; }
       } else if (control.type === "hidden") {
         if (control.name === "submission_id" && kept) { control.value = kept; }  // a resend is still one application
       } else if (!control.value && typeof kept === "string" && kept) {
