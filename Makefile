@@ -10,7 +10,7 @@ FLASK := $(BIN)/flask --app resilience
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test venv db clean
+.PHONY: run serve test venv db clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -34,6 +34,14 @@ run: db
 	$(FLASK) periodic --loop --every 60 & periodic=$$!; \
 	trap 'kill $$worker $$periodic 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The same with gunicorn (gunicorn.conf.py: workers from the CPUs, access log without private links)
+# on BIND (default 127.0.0.1:8000); WEB_CONCURRENCY sets the workers.
+serve: db
+	@$(FLASK) outbox send --loop --poll 2 & worker=$$!; \
+	$(FLASK) periodic --loop --every 60 & periodic=$$!; \
+	trap 'kill $$worker $$periodic 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import flask_login
 from cryptography.fernet import Fernet
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -26,6 +27,7 @@ DEFAULTS = {
     "CRISIS_LINE": "988",
     # The practice's own time zone: times not tied to a cohort (sign-ins, say) are shown in it.
     "PRACTICE_TIMEZONE": "America/New_York",
+    "PROGRAM_PAGE_COHORTS": 3,  # upcoming cohorts shown on the program page; /cohorts lists them all
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # a long, careful form must not expire while typed
@@ -84,12 +86,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.mail.init_app(app)
     extensions.login_manager.init_app(app)
+    # No one is ever "remembered" (sign-in lasts a session): Flask-Login's hook for that cookie
+    # would read the session on every response, and so make every public page vary by cookie.
+    app.after_request_funcs[None].remove(extensions.login_manager._update_remember_cookie)
+    # …and its template variable, loaded for every page: the same, read only by pages that use it.
+    app.template_context_processors[None].remove(flask_login.utils._user_context_processor)
+    app.context_processor(lambda: {"current_user": flask_login.current_user})
     extensions.limiter.init_app(app)
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=app.config["PROXY_COUNT"])
 
-    from . import admin, cli, database, errors, formatting, health, htmx, public, security
+    from . import admin, cli, compression, database, errors, formatting, health, htmx, page_cache, public, security
 
+    compression.init_app(app)  # first: its after-request hook runs last, seeing every header
+    page_cache.init_app(app, PROJECT_ROOT)
     database.init_app(app)
     # Templates read statuses, and why a cohort is closed, from their one definition.
     app.jinja_env.globals.update(Status=Status, closed_messages=refusals.CLOSED)

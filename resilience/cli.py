@@ -2,6 +2,7 @@
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import alembic.util
 import click
@@ -27,9 +28,30 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(rotate_key)
     app.cli.add_command(purge)
     app.cli.add_command(reset_two_factor)
+    app.cli.add_command(backup)
 
 
 MIN_PASSWORD = 12
+
+
+@click.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(destination):
+    """Copy the SQLite database, while the site runs, into DESTINATION (a new file), and check
+    that the copy is whole and that RESILIENCE_DATA_KEY opens every answer in it. Keep the key
+    too, but apart from the copy: without it the answers cannot be read."""
+    from .backup import BackupRefused, backup_sqlite
+
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite":
+        raise click.ClickException("This database is PostgreSQL: back it up with pg_dump -Fc (docs/deploy.md).")
+    try:
+        done = backup_sqlite(url.database, destination, current_app.config["DATA_KEY"])
+    except BackupRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"Backed up to {done.path} ({done.bytes:,} bytes): {done.applications} applications, every "
+               "answer opened with the data key.")
 
 
 @click.command("create-admin")
@@ -69,6 +91,7 @@ def outbox_commands():
 @with_appcontext
 def outbox_send(loop, poll):
     """Send every email that is due (once, or forever with --loop)."""
+    database.outbox_worker_commits()
     if loop:
         seconds = poll if poll is not None else current_app.config["OUTBOX_POLL_SECONDS"]
         click.echo(f"Outbox worker started; checking every {seconds:g} s. Ctrl-C stops it.")

@@ -78,6 +78,9 @@ def one_of(column: str, values) -> str:
 
 
 MEETING_KINDS = tuple(phase.kind for phase in program.PHASES)
+# An application still in play: the WHERE of the index that allows one per person and cohort.
+# A query that says it word for word is answered from that index (SQLite matches the text).
+IN_PLAY = one_of("status", ACTIVE) + " AND erased_at IS NULL"
 
 
 class Cohort(db.Model):
@@ -226,9 +229,16 @@ class Application(db.Model):
             "cohort_id",
             "email_key",
             unique=True,
-            sqlite_where=sa.text(one_of("status", ACTIVE) + " AND erased_at IS NULL"),
-            postgresql_where=sa.text(one_of("status", ACTIVE) + " AND erased_at IS NULL"),
+            sqlite_where=sa.text(IN_PLAY),
+            postgresql_where=sa.text(IN_PLAY),
         ),
+        # What the pages filter and sort by (migration 0014): seats and waitlists per cohort,
+        # the list's filters and orders (admin/forms.py SORTS).
+        sa.Index("application_cohort_status", "cohort_id", "status"),
+        sa.Index("application_created", "created_at", "id"),
+        sa.Index("application_status_created", "status", "created_at", "id"),
+        sa.Index("application_cohort_created", "cohort_id", "created_at", "id"),
+        sa.Index("application_name", "last_name", "first_name", "id"),
     )
 
     @validates("answers")
@@ -492,3 +502,20 @@ class SiteText(db.Model):
     admin: Mapped[Admin | None] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+
+class PageVersion(db.Model):
+    """One row, two numbers, each raised in the same transaction as the changes it follows
+    (resilience/page_cache.py), so what was worked out for one number is used again, by every
+    worker on every host, until it moves:
+    - version: what the public pages show (cohorts, meetings, seats, the site's texts);
+    - applications: an application added or erased (the dashboard's "where applicants came from")."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    applications: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+# The one row is there from the start (the migration inserts it too).
+sa.event.listen(PageVersion.__table__, "after_create",
+                sa.DDL("INSERT INTO page_version (id, version, applications) VALUES (1, 0, 0)"))

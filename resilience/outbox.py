@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import flask_mail
 import sqlalchemy as sa
-from flask import current_app, render_template, render_template_string
+from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from . import clock, database
@@ -89,11 +89,19 @@ def compose(kind: str, **context) -> dict:
         context.setdefault("status_url", external_url("public.status", token=application.token))
     return {
         # A subject is a header, not HTML: no escaping, and never a line break.
-        "subject": " ".join(render_template_string(
-            "{% autoescape false %}" + SUBJECTS[kind] + "{% endautoescape %}", **context).split()),
+        "subject": " ".join(render_template(_subject_template(kind), **context).split()),
         "text_body": render_template(f"email/{kind}.txt", **context),
         "html_body": render_template(f"email/{kind}.html", **context),
     }
+
+
+def _subject_template(kind: str):
+    """The subject's template, compiled once per app (compiling cost more than rendering)."""
+    compiled = current_app.extensions.setdefault("outbox_subjects", {})
+    if kind not in compiled:
+        compiled[kind] = current_app.jinja_env.from_string(
+            "{% autoescape false %}" + SUBJECTS[kind] + "{% endautoescape %}")
+    return compiled[kind]
 
 
 def enqueue(kind: str, to: str, dedupe_key: str, *, application: Application | None = None,
@@ -189,6 +197,7 @@ def claim(limit: int) -> tuple[str, list[int]]:
     SQLite: the claim runs under BEGIN IMMEDIATE, so claims happen one at a time.
     A claim whose worker died expires after CLAIM_LEASE and is taken again, unless
     the message has used up its attempts: then it is marked failed.
+    Only ids and attempts are read here: the bodies are unsealed once, by the sender.
     """
     now = clock.now()
     claim_id = uuid.uuid4().hex
@@ -197,23 +206,27 @@ def claim(limit: int) -> tuple[str, list[int]]:
         sa.and_(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now),
         sa.and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.locked_until < now),
     )
-    messages = db.session.scalars(
-        sa.select(OutboxMessage).where(due)
+    rows = db.session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.attempts).where(due)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    ids = []
-    for message in messages:
-        if message.attempts >= MAX_ATTEMPTS:
-            message.status, message.locked_until, message.claimed_by = OutboxStatus.FAILED, None, None
-            message.last_error = message.last_error or "A worker stopped while sending it, too many times."
-            continue
-        message.status = OutboxStatus.SENDING
-        message.locked_until = now + CLAIM_LEASE
-        message.claimed_by = claim_id
-        message.attempts += 1
-        ids.append(message.id)
+    spent = [message_id for message_id, attempts in rows if attempts >= MAX_ATTEMPTS]
+    ids = [message_id for message_id, attempts in rows if attempts < MAX_ATTEMPTS]
+    if spent:
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(spent))
+            .values(status=OutboxStatus.FAILED, locked_until=None, claimed_by=None,
+                    last_error=sa.func.coalesce(OutboxMessage.last_error,
+                                                "A worker stopped while sending it, too many times.")),
+            execution_options={"synchronize_session": False})
+    if ids:
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+            .values(status=OutboxStatus.SENDING, locked_until=now + CLAIM_LEASE, claimed_by=claim_id,
+                    attempts=OutboxMessage.attempts + 1),
+            execution_options={"synchronize_session": False})
     db.session.commit()
     return claim_id, ids
 
@@ -234,22 +247,37 @@ def deliver_due(batch_size: int = 50) -> DeliveryReport:
 _CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPAuthenticationError,
                       smtplib.SMTPSenderRefused, smtplib.SMTPHeloError, smtplib.SMTPNotSupportedError)
 
+# The claim of every message still to send in a batch is renewed once this much of its lease
+# has gone, so a slow batch (a server that takes MAIL_TIMEOUT to answer) never loses it.
+RENEW_AFTER = timedelta(minutes=1)
+
 
 def _deliver(claim_id: str, ids: list[int]) -> DeliveryReport:
+    """Send one claimed batch over one SMTP connection.
+
+    Per message: a read that it is still ours (not erased meanwhile), the send, and one
+    short write transaction recording the outcome only if the message is still ours.
+    """
     report = DeliveryReport()
-    rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                              .order_by(OutboxMessage.id)).all()
+    rows = db.session.execute(
+        sa.select(OutboxMessage.__table__)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == claim_id,
+               OutboxMessage.status == OutboxStatus.SENDING)
+        .order_by(OutboxMessage.id)).all()
     outgoing = []
     for row in rows:
         try:
             outgoing.append((row.id, _as_mail(row), _eml_name(row)))
         except Exception as error:  # cannot even be built: it never will be
             outgoing.append((row.id, error, None))
+    lease_until = min((row.locked_until for row in rows), default=None)
     db.session.commit()  # hold no transaction open while talking to the mail server
     pending = [message_id for message_id, _, _ in outgoing]
     try:
         with _transport() as send:
             for message_id, mail_message, eml_name in outgoing:
+                if lease_until is not None and clock.now() >= lease_until - CLAIM_LEASE + RENEW_AFTER:
+                    lease_until = _renew(pending, claim_id)
                 pending.remove(message_id)
                 if isinstance(mail_message, Exception):
                     _finish(message_id, claim_id, report, mail_message, permanent=True)
@@ -281,41 +309,68 @@ def _send_one(send, message_id, claim_id, mail_message, eml_name, report) -> Non
         _finish(message_id, claim_id, report)
 
 
+def _ours(message_id: int, claim_id: str):
+    return sa.and_(OutboxMessage.id == message_id, OutboxMessage.claimed_by == claim_id,
+                   OutboxMessage.status == OutboxStatus.SENDING)
+
+
 def _still_ours(message_id: int, claim_id: str) -> bool:
-    """Renew this worker's claim just before sending; False if another worker has taken it."""
-    database.begin_write()
-    renewed = db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == claim_id,
-               OutboxMessage.status == OutboxStatus.SENDING)
-        .values(locked_until=clock.now() + CLAIM_LEASE)
-    ).rowcount
-    db.session.commit()
-    return renewed == 1
+    """Just before sending: False if the message was erased meanwhile (or taken over).
+
+    A read, not a write: the batch's lease (see _renew) keeps other workers off it.
+    """
+    ours = db.session.scalar(sa.select(OutboxMessage.id).where(_ours(message_id, claim_id))) is not None
+    db.session.commit()  # end the read before talking to the mail server
+    return ours
+
+
+def _renew(message_ids: list[int], claim_id: str):
+    """Extend this worker's claim on the batch's messages still to send; the new lease end."""
+    lease_until = clock.now() + CLAIM_LEASE
+    if message_ids:
+        database.begin_write()
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.claimed_by == claim_id,
+                   OutboxMessage.status == OutboxStatus.SENDING)
+            .values(locked_until=lease_until),
+            execution_options={"synchronize_session": False})
+        db.session.commit()
+    return lease_until
 
 
 def _finish(message_id: int, claim_id: str, report: DeliveryReport, error: Exception | None = None,
             permanent: bool = False) -> None:
-    """Record one message's outcome at once, in its own short write transaction."""
+    """Record one message's outcome at once, in its own short write transaction, only if the
+    message is still this claim's (not erased meanwhile, nor taken over by another worker)."""
     database.begin_write()
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.claimed_by != claim_id or message.status != OutboxStatus.SENDING:
+    if error is None:
+        recorded = db.session.execute(
+            sa.update(OutboxMessage).where(_ours(message_id, claim_id))
+            .values(status=OutboxStatus.SENT, sent_at=clock.now(), last_error=None, locked_until=None,
+                    claimed_by=None),
+            execution_options={"synchronize_session": False}).rowcount
+        db.session.commit()
+        if recorded:
+            report.sent += 1
+        else:
+            current_app.logger.info("Outbox message %s was sent, but erased or taken over meanwhile", message_id)
+        return
+    attempts = db.session.scalar(sa.select(OutboxMessage.attempts).where(_ours(message_id, claim_id))
+                                 .with_for_update())
+    if attempts is None:
         db.session.rollback()  # another worker took it over (or its person's data was erased meanwhile)
         return
-    message.locked_until, message.claimed_by = None, None
-    if error is None:
-        message.status, message.sent_at, message.last_error = OutboxStatus.SENT, clock.now(), None
-        report.sent += 1
+    values = {"locked_until": None, "claimed_by": None, "last_error": f"{type(error).__name__}: {error}"[:1000]}
+    if permanent or attempts >= MAX_ATTEMPTS:
+        values["status"] = OutboxStatus.FAILED
+        report.failed += 1
+        current_app.logger.error("Outbox message %s gave up after %s attempts", message_id, attempts)
     else:
-        message.last_error = f"{type(error).__name__}: {error}"[:1000]
-        if permanent or message.attempts >= MAX_ATTEMPTS:
-            message.status = OutboxStatus.FAILED
-            report.failed += 1
-            current_app.logger.error("Outbox message %s gave up after %s attempts", message.id, message.attempts)
-        else:
-            message.status = OutboxStatus.QUEUED
-            message.next_attempt_at = clock.now() + retry_delay(message.attempts)
-            report.retrying += 1
+        values.update(status=OutboxStatus.QUEUED, next_attempt_at=clock.now() + retry_delay(attempts))
+        report.retrying += 1
+    db.session.execute(sa.update(OutboxMessage).where(_ours(message_id, claim_id)).values(**values),
+                       execution_options={"synchronize_session": False})
     db.session.commit()
 
 
@@ -330,7 +385,8 @@ def retry_failed() -> int:
     return count
 
 
-def _as_mail(message: OutboxMessage) -> flask_mail.Message:
+def _as_mail(message) -> flask_mail.Message:
+    """The email for one outbox row (a Row of the outbox_message table, or an OutboxMessage)."""
     mail_message = flask_mail.Message(
         subject=message.subject,
         recipients=[message.to_address],
@@ -361,7 +417,7 @@ def _transport():
         yield lambda mail_message, eml_name: _write_eml(folder / eml_name, mail_message)
 
 
-def _eml_name(row: OutboxMessage) -> str:
+def _eml_name(row) -> str:
     return f"{row.created_at:%Y%m%d-%H%M%S}-{row.id:06d}-{row.kind}.eml"
 
 

@@ -139,3 +139,18 @@ def test_a_cohort_with_participants_links_the_message_to_all_of_them(admin_clien
     html = dashboard(admin_client)
     assert f'<a href="/admin/cohorts/{with_people}/message">Write to its participants</a>' in glance(html, "Spring cohort")
     assert "Write to its participants" not in glance(html, "Empty cohort")
+
+
+def test_sources_stay_right_as_applications_arrive_and_are_erased(app, admin_client, make_cohort, make_application):
+    """Where applicants came from is opened once per application and kept in memory: a new
+    application counts at once, an erased one no longer counts where it came from."""
+    from test_retention import erase
+
+    slug = make_cohort(title="Spring cohort")
+    first = make_application(slug, answers=answers(referral="blog"))
+    assert "blog: <strong>1</strong>" in glance(dashboard(admin_client), "Spring cohort")
+    make_application(slug, answers=answers(referral="blog"))
+    assert "blog: <strong>2</strong>" in glance(dashboard(admin_client), "Spring cohort")
+    assert erase(admin_client, first, [first]).status_code in (200, 303)
+    part = glance(dashboard(admin_client), "Spring cohort")
+    assert "blog: <strong>1</strong>" in part and "Not known: <strong>1</strong>" in part

@@ -1,16 +1,21 @@
 """The dashboard: each cohort at a glance, in the program's time: its phase, what needs the
 clinicians (offers awaiting confirmation, conversations coming up), its seats, counts in the
 program's order, its waitlist and where its applicants came from; once it runs, the next
-meeting's roster, attendance not yet taken and who missed a meeting."""
+meeting's roster, attendance not yet taken and who missed a meeting. Only the cohorts that
+matter now (enrolment.dashboard_cohorts) and each waitlist's first few: it costs the same
+after years of cohorts and thousands of applications."""
 from flask import render_template
 
 from .. import clock, enrolment, outbox, program
 from . import bp
 
+WAITLIST_SHOWN = 5  # each waitlist's first in line; the list shows them all
+
 
 @bp.get("/")
 def dashboard():
-    cohorts = enrolment.all_cohorts(with_meetings=True)
+    shown = enrolment.dashboard_cohorts()
+    cohorts = shown.cohorts
     ids = [c.id for c in cohorts]
     holders = enrolment.seat_holders_by_cohort(ids)
     phases = {cohort.id: enrolment.phase(cohort, len(holders[cohort.id])) for cohort in cohorts}
@@ -22,7 +27,7 @@ def dashboard():
         phases=phases,
         holders=holders,
         counts=enrolment.status_counts_by_cohort(ids),
-        waitlists=enrolment.waitlists_by_cohort(current),
+        waitlists=enrolment.waitlists_by_cohort(current, first=WAITLIST_SHOWN),
         offers=enrolment.open_offers_by_cohort(current),
         conversations=enrolment.conversations_ahead_by_cohort(current),
         sources=enrolment.sources_by_cohort(recruiting),
@@ -35,4 +40,6 @@ def dashboard():
         outbox_counts=outbox.backlog(),
         now=clock.now(),
         weeks=program.WEEKS,
+        later=shown.later,
+        earlier=shown.earlier,
     )

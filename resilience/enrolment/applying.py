@@ -4,13 +4,14 @@ import re
 from collections import Counter
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock, database
 from ..extensions import db
-from ..models import Application, Cohort
+from ..models import IN_PLAY, Application, Cohort, PageVersion
 from ..refusals import ApplicationRefused
-from ..status import ACTIVE, Status
+from ..status import Status
 from . import notifications
 from .cohorts import closed_reason, local_today
 
@@ -29,11 +30,11 @@ def email_key(email: str) -> str:
 
 
 def active_application(cohort: Cohort, email: str) -> Application | None:
-    """The application still in play for this person and cohort, if any."""
+    """The application still in play for this person and cohort, if any (looked up in the
+    index made for it, however many applications there are)."""
     return db.session.scalar(
         sa.select(Application)
-        .where(Application.cohort_id == cohort.id, Application.email_key == email_key(email),
-               Application.status.in_(ACTIVE))
+        .where(Application.cohort_id == cohort.id, Application.email_key == email_key(email), sa.text(IN_PLAY))
     )
 
 
@@ -117,10 +118,36 @@ def _by_submission(submission_id: str | None) -> Application | None:
 
 def sources_by_cohort(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, int]]]:
     """Where each cohort's applicants came from (the blog link's ?ref=, or the referring
-    site; None where not known), with how many, most first. Opens the sealed answers."""
+    site; None where not known or erased), with how many, most first.
+
+    "Where they came from" is sealed with the answers. Each application's is opened once per
+    process and kept in memory only (application id → where from; never written anywhere),
+    and the counts are kept until an application is added or erased (a number raised in the
+    same transaction), so the dashboard costs one small query until then."""
+    number = db.session.scalar(sa.select(PageVersion.applications).where(PageVersion.id == 1))
+    counted = current_app.extensions.setdefault("sources", {})
+    key = (number, tuple(cohort_ids))
+    if number is None or key not in counted:
+        counted.clear()
+        counted[key] = _count_sources(cohort_ids)
+    return counted[key]
+
+
+def _count_sources(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, int]]]:
+    known = current_app.extensions.setdefault("referrals", {})
+    rows = db.session.execute(sa.select(Application.id, Application.cohort_id, Application.erased_at)
+                              .where(Application.cohort_id.in_(cohort_ids))).all()
+    missing = [row.id for row in rows if row.id not in known and row.erased_at is None]
+    for start in range(0, len(missing), _OPENED_AT_ONCE):
+        for application_id, answers in db.session.execute(
+                sa.select(Application.id, Application.answers)
+                .where(Application.id.in_(missing[start:start + _OPENED_AT_ONCE]))):
+            known[application_id] = answers.get("referral") or None
     counts = {cohort_id: Counter() for cohort_id in cohort_ids}
-    for cohort_id, answers in db.session.execute(
-            sa.select(Application.cohort_id, Application.answers).where(Application.cohort_id.in_(cohort_ids))):
-        counts[cohort_id][answers.get("referral") or None] += 1
+    for row in rows:
+        counts[row.cohort_id][None if row.erased_at else known.get(row.id)] += 1
     return {cohort_id: sorted(counted.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
             for cohort_id, counted in counts.items()}
+
+
+_OPENED_AT_ONCE = 30_000  # ids in one query (SQLite takes up to 32,766)

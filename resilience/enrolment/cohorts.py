@@ -1,7 +1,7 @@
 """Cohorts: which take applications, finding one by its slug, creating and changing them."""
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -110,11 +110,62 @@ def cohort_by_slug(slug: str | None) -> Cohort | None:
     return db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
 
 
+def _surely_upcoming(today_in_utc: date):
+    """Cohorts starting after tomorrow (UTC) have not started anywhere on earth: every time
+    zone's date is within a day of UTC's. Only the few starting today or tomorrow (UTC) need each
+    zone's own date (local_today)."""
+    return Cohort.starts_on > today_in_utc + timedelta(days=1)
+
+
+def _edge_cohorts(today_in_utc: date) -> list[Cohort]:
+    """Cohorts starting today or tomorrow (UTC) that have not started where they meet."""
+    edge = db.session.scalars(sa.select(Cohort).where(
+        Cohort.starts_on.between(today_in_utc - timedelta(days=1), today_in_utc + timedelta(days=1)))
+        .order_by(Cohort.starts_on, Cohort.id)).all()
+    return [c for c in edge if local_today(c) < c.starts_on]
+
+
 def upcoming_cohorts() -> list[Cohort]:
-    """Cohorts that have not started yet, soonest first (open or not), with their meetings."""
-    cohorts = db.session.scalars(sa.select(Cohort).options(selectinload(Cohort.meetings))
-                                 .order_by(Cohort.starts_on, Cohort.id)).all()
+    """Cohorts that have not started yet, soonest first (open or not), with their meetings.
+
+    Read with a date bound: past cohorts are never loaded."""
+    cohorts = db.session.scalars(
+        sa.select(Cohort).where(Cohort.starts_on >= clock.now().date() - timedelta(days=1))
+        .options(selectinload(Cohort.meetings)).order_by(Cohort.starts_on, Cohort.id)).all()
     return [c for c in cohorts if local_today(c) < c.starts_on]
+
+
+@dataclass(frozen=True)
+class UpcomingPage:
+    """One page of the upcoming cohorts (soonest first, with their meetings) and how many there are."""
+
+    cohorts: list[Cohort]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+
+def upcoming_page(page: int = 1, per_page: int = 10) -> UpcomingPage:
+    """The page-th group of per_page upcoming cohorts (a page past the end is the last one):
+    only those cohorts and their meetings are read, however many cohorts there are, past or to come."""
+    today_in_utc = clock.now().date()
+    edge = _edge_cohorts(today_in_utc)
+    total = len(edge) + db.session.scalar(sa.select(sa.func.count()).where(_surely_upcoming(today_in_utc)))
+    page = min(max(page, 1), max((total + per_page - 1) // per_page, 1))
+    start = (page - 1) * per_page
+    shown = edge[start:start + per_page]
+    ids = [c.id for c in shown]
+    if len(shown) < per_page:
+        ids += db.session.scalars(
+            sa.select(Cohort.id).where(_surely_upcoming(today_in_utc)).order_by(Cohort.starts_on, Cohort.id)
+            .offset(max(start - len(edge), 0)).limit(per_page - len(shown))).all()
+    cohorts = db.session.scalars(sa.select(Cohort).where(Cohort.id.in_(ids)).options(selectinload(Cohort.meetings))
+                                 .order_by(Cohort.starts_on, Cohort.id)).all() if ids else []
+    return UpcomingPage(list(cohorts), total, page, per_page)
 
 
 def open_cohorts() -> list[Cohort]:
@@ -122,10 +173,58 @@ def open_cohorts() -> list[Cohort]:
     return [c for c in upcoming_cohorts() if closed_reason(c) is None]
 
 
-def all_cohorts(with_meetings: bool = False) -> list[Cohort]:
-    """Every cohort, the latest first (for the clinicians); with_meetings loads them in one query."""
+def all_cohorts(with_meetings: bool = True) -> list[Cohort]:
+    """Every cohort, the latest first (for the clinicians), with their meetings loaded in one
+    query (their dates show where they end); with_meetings=False where only names are needed."""
     query = sa.select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id)
     return list(db.session.scalars(query.options(selectinload(Cohort.meetings)) if with_meetings else query))
+
+
+@dataclass(frozen=True)
+class DashboardCohorts:
+    """The cohorts the dashboard shows (the latest first, with their meetings), and how many
+    later (upcoming) and earlier (finished) ones it leaves to the cohorts page."""
+
+    cohorts: list[Cohort]
+    later: int
+    earlier: int
+
+
+UPCOMING_ON_DASHBOARD = 6  # about half a year of cohorts: recruiting now, or soon
+FINISHED_ON_DASHBOARD = 3  # the last to finish: their follow-up, attendance, messages
+
+
+def dashboard_cohorts() -> DashboardCohorts:
+    """The cohorts that matter now: every one under way, the next UPCOMING_ON_DASHBOARD to
+    start and the last FINISHED_ON_DASHBOARD to finish (in the program's time, by their
+    meetings, as stage() says). One query (and one for their meetings), however many cohorts
+    there have been."""
+    now = clock.now()
+    spans = (sa.select(Meeting.cohort_id, sa.func.min(Meeting.starts_at).label("first"),
+                       sa.func.max(Meeting.ends_at).label("last"))
+             .group_by(Meeting.cohort_id).subquery())
+    where = sa.case((sa.or_(spans.c.first.is_(None), spans.c.first > now), "before"),
+                    (spans.c.last <= now, "after"), else_="during")
+    placed = (sa.select(Cohort.id, where.label("stage"),
+                        sa.func.row_number().over(partition_by=where, order_by=(Cohort.starts_on, Cohort.id))
+                        .label("soonest"),
+                        sa.func.row_number().over(partition_by=where, order_by=(spans.c.last.desc(), Cohort.id))
+                        .label("latest"),
+                        sa.func.count().over(partition_by=where).label("of"))
+              .outerjoin(spans, spans.c.cohort_id == Cohort.id).subquery())
+    rows = db.session.execute(
+        sa.select(Cohort, placed.c.stage, placed.c.of).join(placed, placed.c.id == Cohort.id)
+        .where(sa.or_(placed.c.stage == "during",
+                      sa.and_(placed.c.stage == "before", placed.c.soonest <= UPCOMING_ON_DASHBOARD),
+                      sa.and_(placed.c.stage == "after", placed.c.latest <= FINISHED_ON_DASHBOARD)))
+        .options(selectinload(Cohort.meetings)).order_by(Cohort.starts_on.desc(), Cohort.id)).all()
+    shown = {"before": 0, "after": 0, "during": 0}
+    total = dict(shown)
+    for _, where_now, of in rows:
+        shown[where_now] += 1
+        total[where_now] = of
+    return DashboardCohorts([cohort for cohort, _, _ in rows], total["before"] - shown["before"],
+                            total["after"] - shown["after"])
 
 
 def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:

@@ -71,9 +71,22 @@ WAITLIST_ORDER = (Application.waitlist_rank.is_(None), Application.waitlist_rank
                   Application.id)
 
 
-def waitlists_by_cohort(cohort_ids: list[int]) -> dict[int, list]:
-    """Each cohort's waitlist, first in line first."""
-    return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), WAITLIST_ORDER)
+def waitlists_by_cohort(cohort_ids: list[int], first: int | None = None) -> dict[int, list]:
+    """Each cohort's waitlist, first in line first; with first=n, only the first n of each
+    (the rest are not read: status_counts_by_cohort says how many wait)."""
+    if first is None:
+        return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), WAITLIST_ORDER)
+    found = {cohort_id: [] for cohort_id in cohort_ids}
+    if cohort_ids:
+        line = (sa.select(*_SUMMARY_COLUMNS,
+                          sa.func.row_number().over(partition_by=Application.cohort_id,
+                                                    order_by=WAITLIST_ORDER).label("place"))
+                .where(Application.cohort_id.in_(cohort_ids), Application.status == Status.WAITLISTED)
+                .subquery())
+        for row in db.session.execute(sa.select(line).where(line.c.place <= first)
+                                      .order_by(line.c.cohort_id, line.c.place)):
+            found[row.cohort_id].append(row)
+    return found
 
 
 def last_rank(cohort_id: int) -> int:
@@ -84,13 +97,17 @@ def last_rank(cohort_id: int) -> int:
 
 def waitlist_position(application: Application) -> int | None:
     """1 for the first in line; None when the application is not on the waitlist."""
-    line = [person.id for person in waitlists_by_cohort([application.cohort_id])[application.cohort_id]]
+    if application.status != Status.WAITLISTED:
+        return None
+    line = db.session.scalars(sa.select(Application.id).where(
+        Application.cohort_id == application.cohort_id, Application.status == Status.WAITLISTED)
+        .order_by(*WAITLIST_ORDER)).all()  # ids only, through the (cohort_id, status) index
     return line.index(application.id) + 1 if application.id in line else None
 
 
 def first_in_line(cohort: Cohort):
     """The first person on the cohort's waitlist, or None."""
-    return next(iter(waitlists_by_cohort([cohort.id])[cohort.id]), None)
+    return next(iter(waitlists_by_cohort([cohort.id], first=1)[cohort.id]), None)
 
 
 def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[Status, int]]:

@@ -7,7 +7,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from .. import calendar, clock, content, enrolment, errors, formatting, htmx, program, questions, refusals
+from .. import calendar, clock, content, enrolment, errors, formatting, htmx, page_cache, program, questions, refusals
 from ..extensions import limiter
 from ..status import SEAT_HOLDING, Status
 from . import bp
@@ -18,18 +18,37 @@ DRAFT_KEY = "draft"
 
 
 @bp.get("/")
+@page_cache.cached
 def program_page():
-    cohorts = enrolment.upcoming_cohorts()
+    # The next few cohorts only (3: the next season or so, what a reader coming from the blog
+    # chooses between; the page stays small however many are planned), then a link to them all.
+    upcoming = enrolment.upcoming_page(per_page=current_app.config["PROGRAM_PAGE_COHORTS"])
     return render_template(
         "public/program.html",
-        cohorts=cohorts,
-        availability=enrolment.availabilities(cohorts),
+        cohorts=upcoming.cohorts,
+        upcoming_total=upcoming.total,
+        availability=enrolment.availabilities(upcoming.cohorts),
         phases=program.PHASES,
         weeks=program.timeline(),
     )
 
 
+@bp.get("/cohorts")
+@page_cache.cached
+def all_cohorts():
+    """Every upcoming cohort, a page at a time, each as the program page shows it."""
+    page = request.args.get("page", "1")
+    upcoming = enrolment.upcoming_page(int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1,
+                                       per_page=COHORTS_PER_PAGE)
+    return render_template("public/cohorts.html", upcoming=upcoming, cohorts=upcoming.cohorts,
+                           availability=enrolment.availabilities(upcoming.cohorts))
+
+
+COHORTS_PER_PAGE = 10
+
+
 @bp.get("/cohorts/<slug>/availability")
+@page_cache.cached
 def availability(slug):
     cohort = enrolment.cohort_by_slug(slug) or abort(404)
     return htmx.render(

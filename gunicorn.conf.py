@@ -1,0 +1,61 @@
+"""The production server's settings: `gunicorn -c gunicorn.conf.py` (what `make serve` runs).
+
+Every setting can be changed from the environment:
+  WEB_CONCURRENCY        how many worker processes (default 2 × CPUs + 1, at most GUNICORN_MAX_WORKERS=8)
+  BIND                   where to listen (default 127.0.0.1:8000; behind a proxy keep it on loopback)
+  FORWARDED_ALLOW_IPS    the proxies trusted for X-Forwarded-Proto (default 127.0.0.1,::1);
+                         set RESILIENCE_PROXY_COUNT=1 too, so the site sees visitors' addresses
+  GUNICORN_TIMEOUT       seconds a request may take before its worker is restarted (default 30)
+and any gunicorn option through GUNICORN_CMD_ARGS, e.g. GUNICORN_CMD_ARGS="--log-level debug".
+"""
+import os
+import sys
+from pathlib import Path
+
+from gunicorn.glogging import Logger
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from resilience.security import redact
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may use (containers, taskset)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _workers() -> int:
+    if os.environ.get("WEB_CONCURRENCY"):
+        return int(os.environ["WEB_CONCURRENCY"])
+    # Sync workers each serve one request at a time; past a handful, SQLite's single writer and
+    # the database's connections are the limit, not the CPUs.
+    return min(2 * _cpus() + 1, int(os.environ.get("GUNICORN_MAX_WORKERS", "8")))
+
+
+wsgi_app = "resilience:create_app()"
+bind = os.environ.get("BIND", "127.0.0.1:8000").split(",")
+workers = _workers()
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20  # on restart or SIGTERM, requests under way get this long to finish
+keepalive = 5  # seconds an idle keep-alive connection from the proxy is held open
+max_requests = 2000  # each worker is replaced now and then (a slow leak stays small) …
+max_requests_jitter = 200  # … not all at once
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+accesslog = "-"  # stdout, in the usual (combined) format, with private links hidden below
+errorlog = "-"
+control_socket_disable = True  # no ~/.gunicorn socket, so several instances never clash
+
+
+class HideTokensLogger(Logger):
+    """gunicorn's logger with applicants' private links hidden from the access log:
+    /status/<token> is written /status/[token] and /apply/resume/<key> /apply/resume/[key],
+    in the request line, the path, the referer and every other field."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {name: redact(value) if isinstance(value, str) else value for name, value in atoms.items()}
+
+
+logger_class = HideTokensLogger

@@ -1,0 +1,219 @@
+"""Fast pages that are never stale: the program page, the seats fragment and the blog badge
+are served again (ETag, 304) until what they show changes, on every worker and every host;
+pages and static files are compressed; static files carry a hash of their contents in their
+names and are kept by browsers for a year."""
+import gzip
+import re
+from datetime import timedelta
+
+import brotli
+import pytest
+import sqlalchemy as sa
+from conftest import NOW, sign_in
+from test_admin_decisions import decide
+
+from resilience import create_app
+from resilience.extensions import db
+from resilience.models import Application, Cohort, Meeting
+
+HX = {"HX-Request": "true"}
+
+
+def seats_line(response) -> str:
+    return re.search(r"\d+ of \d+ seats open|all seats taken[^<]*|No seats[^<]*",
+                     response.get_data(as_text=True))[0]
+
+
+def poll(client, slug, etag=None):
+    headers = {**HX, **({"If-None-Match": etag} if etag else {})}
+    return client.get(f"/cohorts/{slug}/availability", headers=headers)
+
+
+# --- ETag and 304 -----------------------------------------------------------------------------
+
+def test_a_polling_tab_that_has_the_seats_gets_a_304(client, make_cohort):
+    slug = make_cohort()
+    first = poll(client, slug)
+    assert first.status_code == 200 and first.headers["ETag"].startswith('W/"')
+    assert first.headers["Cache-Control"] == "no-cache"
+    assert {"HX-Request", "Accept-Encoding"} <= set(first.vary) and "Cookie" not in first.vary
+    assert "Set-Cookie" not in first.headers
+    again = poll(client, slug, first.headers["ETag"])
+    assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_a_seat_taken_shows_on_the_next_poll(app, client, admin_client, make_cohort, make_application):
+    slug = make_cohort()
+    application_id = make_application(slug)
+    first = poll(client, slug)
+    assert seats_line(first) == "6 of 6 seats open"
+    assert decide(admin_client, application_id, "accepted").status_code in (200, 303)
+    after = poll(client, slug, first.headers["ETag"])
+    assert after.status_code == 200 and seats_line(after) == "5 of 6 seats open"
+    assert after.headers["ETag"] != first.headers["ETag"]
+
+
+def test_an_application_that_holds_no_seat_leaves_the_page_as_it_was(app, client, make_cohort, form_data):
+    slug = make_cohort()
+    assert client.post("/apply", data=form_data(slug, email="first@example.org")).status_code == 303
+    first = poll(client, slug)
+    assert client.post("/apply", data=form_data(slug)).status_code == 303  # pending: no seat taken
+    assert poll(client, slug, first.headers["ETag"]).status_code == 304
+
+
+def test_the_program_page_follows_cohorts_meetings_and_site_texts(app, client, admin_client, make_cohort):
+    slug = make_cohort()
+    first = client.get("/")
+    assert first.status_code == 200 and "Cookie" in first.vary
+    etag = first.headers["ETag"]
+    assert client.get("/", headers={"If-None-Match": etag}).status_code == 304
+
+    with app.app_context():  # a clinician moves the first meeting an hour later
+        meeting = db.session.scalar(sa.select(Meeting).join(Cohort).where(Cohort.slug == slug)
+                                    .order_by(Meeting.starts_at).limit(1))
+        meeting.starts_at += timedelta(hours=1)
+        meeting.ends_at += timedelta(hours=1)
+        db.session.commit()
+    changed = client.get("/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "7:00 – 9:00 pm" in changed.get_data(as_text=True)
+    assert "7:00 – 9:00 pm" not in first.get_data(as_text=True)
+
+    etag = changed.headers["ETag"]
+    assert admin_client.post("/admin/content/program.intro",
+                             data={"body": "A calmer way through hard times.", "action": "save"}).status_code == 303
+    changed = client.get("/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "A calmer way through hard times." in changed.get_data(as_text=True)
+
+    etag = changed.headers["ETag"]
+    with app.app_context():
+        db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug)).title = "The spring circle"
+        db.session.commit()
+    changed = client.get("/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "The spring circle" in changed.get_data(as_text=True)
+
+
+def test_a_change_rolled_back_leaves_the_number_as_it_was(app, make_cohort):
+    from resilience import page_cache
+
+    slug = make_cohort()
+    with app.app_context():
+        before = page_cache.current_version()
+        db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug)).capacity = 4
+        db.session.flush()
+        db.session.rollback()
+        assert page_cache.current_version() == before
+
+
+def test_a_deadline_passing_shows_without_any_change_stored(app, client, make_cohort):
+    slug = make_cohort(application_deadline=NOW.date())
+    first = poll(client, slug)
+    assert "Apply" in first.get_data(as_text=True)
+    app.config["NOW"] = NOW + timedelta(days=1)  # the next day: the deadline has passed
+    later = poll(client, slug, first.headers["ETag"])
+    assert later.status_code == 200 and later.get_data() != first.get_data()
+
+
+def test_a_seat_taken_through_one_host_shows_on_the_other(app, app_config, make_cohort, make_application, make_admin,
+                                                          tmp_path, monkeypatch):
+    """Two app servers on one database (as behind a load balancer): same ETags, and a seat taken
+    through either is seen by both on the next poll."""
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "other-host"))
+    other = create_app(app_config)
+    slug = make_cohort()
+    application_id = make_application(slug)
+    make_admin()
+    here, there = app.test_client(), other.test_client()
+    first = poll(here, slug)
+    assert poll(there, slug, first.headers["ETag"]).status_code == 304  # the same page, the same ETag
+    poll(there, slug)  # the other host has it kept too
+    assert sign_in(there).status_code == 303
+    assert decide(there, application_id, "accepted").status_code in (200, 303)
+    assert seats_line(poll(here, slug, first.headers["ETag"])) == "5 of 6 seats open"
+    with other.app_context():
+        db.engine.dispose()
+
+
+def test_a_message_kept_for_this_browser_is_shown_not_a_kept_page(app, client, make_cohort):
+    make_cohort()
+    client.get("/")  # kept
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "You have signed out.")]
+    assert "You have signed out." in client.get("/").get_data(as_text=True)
+
+
+# --- Compression --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding, decode", [("br", brotli.decompress), ("gzip", gzip.decompress)])
+def test_public_pages_are_compressed_for_browsers_that_accept_it(client, make_cohort, encoding, decode):
+    slug = make_cohort()
+    plain = client.get("/").get_data()
+    for path in ("/", "/practice", f"/cohorts/{slug}/availability"):
+        response = client.get(path, headers={"Accept-Encoding": f"{encoding}, deflate"})
+        assert response.headers["Content-Encoding"] == encoding, path
+        assert "Accept-Encoding" in response.vary
+        body = decode(response.get_data())
+        assert b"</html>" in body and len(response.get_data()) < len(body) / 2
+    assert decode(client.get("/", headers={"Accept-Encoding": encoding}).get_data()) == plain
+    assert "Content-Encoding" not in client.get("/").headers  # a client that accepts none gets it as it is
+
+
+def test_private_pages_are_never_compressed(app, client, admin_client, make_cohort, make_application):
+    """A page holding what a person wrote, or a secret, is not compressed (BREACH)."""
+    slug = make_cohort()
+    application_id = make_application(slug)
+    with app.app_context():
+        token = db.session.get(Application, application_id).token
+    for who, path in ((client, f"/status/{token}"), (admin_client, f"/admin/applications/{application_id}"),
+                      (admin_client, "/admin/"), (client, f"/apply?cohort={slug}")):
+        response = who.get(path, headers={"Accept-Encoding": "br, gzip"})
+        assert response.status_code == 200 and "Content-Encoding" not in response.headers, path
+
+
+# --- Static files -------------------------------------------------------------------------------
+
+def test_static_files_have_hashed_names_kept_a_year(client):
+    page = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)[1]
+    js = re.search(r'src="(/static/js/htmx\.min\.[0-9a-f]{12}\.js)"', page)[1]
+    for path in (css, js):
+        response = client.get(path, headers={"Accept-Encoding": "br"})
+        assert response.status_code == 200 and response.headers["Content-Encoding"] == "br"
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert client.get(path, headers={"If-None-Match": response.headers["ETag"],
+                                         "Accept-Encoding": "br"}).status_code == 304
+    assert brotli.decompress(client.get(css, headers={"Accept-Encoding": "br"}).get_data()) == (
+        client.get("/static/css/site.css").get_data())
+
+
+def test_a_plain_or_outdated_static_name_still_works_and_is_asked_about_again(client):
+    for path in ("/static/css/site.css", "/static/css/site.0123456789ab.css"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-cache", path
+        assert b"{" in response.get_data()
+
+
+@pytest.mark.parametrize("path", ["/static/../resilience/__init__.py", "/static/%2e%2e/pyproject.toml",
+                                  "/static/css/nothing.css", "/static/css/nothing.0123456789ab.css",
+                                  "/static/", "/static/css"])
+def test_no_file_outside_static_and_no_missing_file_is_served(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_the_program_page_with_its_files_is_under_50_kb_on_the_wire(client, make_cohort):
+    for _ in range(3):
+        make_cohort()
+    accept = {"Accept-Encoding": "br, gzip"}
+    page = client.get("/", headers=accept)
+    html = brotli.decompress(page.get_data()).decode()
+    assets = set(re.findall(r'(?:href|src)="(/static/[^"]+)"', html))
+    sizes = [len(page.get_data())] + [len(client.get(path, headers=accept).get_data()) for path in assets]
+    assert assets and sum(sizes) < 50_000, sizes
+    assert not re.search(r'(?:href|src)="https?://', html)  # nothing from another site
+
+
+def test_each_page_of_all_cohorts_is_kept_apart(client, make_cohort):
+    for n in range(12):
+        make_cohort(title=f"Cohort number {n:02d}", starts_on=NOW.date() + timedelta(days=30 + 7 * n))
+    first, second = client.get("/cohorts").get_data(as_text=True), client.get("/cohorts?page=2").get_data(as_text=True)
+    assert "Cohort number 00" in first and "Cohort number 00" not in second
+    assert "Cohort number 11" in second and "Cohort number 11" not in first
