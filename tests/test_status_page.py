@@ -148,3 +148,20 @@ def test_a_button_the_page_does_not_have_is_refused_in_words(client, make_cohort
     assert response.status_code == 422
     assert "That button was not understood" in response.get_data(as_text=True)
     assert "Nothing was changed" in response.get_data(as_text=True)
+
+
+def test_an_action_the_page_no_longer_offers_says_nothing_was_changed(app, client, make_cohort, make_application):
+    """An older copy of the page (a withdraw form without its box ticked, a time chosen) sent
+    for an application that can no longer do that: the answer says so, and nothing changes."""
+    from resilience.extensions import db
+    from resilience.models import Application
+
+    slug = make_cohort()
+    application_id = make_application(slug, status="declined")
+    with app.app_context():
+        token = db.session.get(Application, application_id).token
+    for sent in ({"action": "withdraw"}, {"action": "book", "slot": "x"}, {"action": "cancel"}):
+        response = client.post(f"/status/{token}", data=sent)
+        assert response.status_code == 422, sent
+        assert "Nothing was changed: that is no longer possible" in response.get_data(as_text=True), sent
+    assert applications(app)[0].status == "declined"
