@@ -2,14 +2,19 @@
 import shutil
 import threading
 
+import pytest
 import sqlalchemy as sa
-from conftest import applications
+from conftest import TEST_DATABASE_URL, applications
 
 from resilience import create_app
 from resilience.extensions import db
 from resilience.models import Application
 
+on_sqlite = pytest.mark.skipif(bool(TEST_DATABASE_URL) and not TEST_DATABASE_URL.startswith("sqlite"),
+                               reason="flask backup copies SQLite; PostgreSQL is backed up with pg_dump")
 
+
+@on_sqlite
 def test_a_live_database_backed_up_and_restored_elsewhere_opens_every_answer(app, app_config, client, make_cohort,
                                                                              form_data, tmp_path, monkeypatch):
     slug = make_cohort()
@@ -52,6 +57,7 @@ def test_a_live_database_backed_up_and_restored_elsewhere_opens_every_answer(app
     assert len(applications(app)) == 20 + len(written)  # (the live one kept everything too)
 
 
+@on_sqlite
 def test_a_backup_never_overwrites_a_file_and_says_so(app, tmp_path):
     (tmp_path / "taken.sqlite3").write_text("an older backup")
     result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "taken.sqlite3")])
@@ -59,6 +65,7 @@ def test_a_backup_never_overwrites_a_file_and_says_so(app, tmp_path):
     assert (tmp_path / "taken.sqlite3").read_text() == "an older backup"
 
 
+@on_sqlite
 def test_a_backup_with_a_key_that_cannot_open_the_answers_is_refused_and_removed(app, app_config, client,
                                                                                  make_cohort, form_data, tmp_path):
     slug = make_cohort()
@@ -67,3 +74,9 @@ def test_a_backup_with_a_key_that_cannot_open_the_answers_is_refused_and_removed
     result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "b.sqlite3")])
     assert result.exit_code == 1 and "cannot open the answers of application 1" in result.output
     assert not (tmp_path / "b.sqlite3").exists()
+
+
+@pytest.mark.skipif(not (TEST_DATABASE_URL or "").startswith("postgresql"), reason="on PostgreSQL")
+def test_on_postgresql_the_backup_command_points_to_pg_dump(app, tmp_path):
+    result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "b.sqlite3")])
+    assert result.exit_code == 1 and "back it up with pg_dump" in result.output
