@@ -582,6 +582,24 @@ def test_marking_attendance_with_htmx_updates_the_row_in_place_and_keeps_focus(p
     assert page.console_errors == []
 
 
+def test_a_second_mark_pressed_the_moment_the_row_changes_still_stays_in_place(page, server, make_admin,
+                                                                               make_cohort, make_application):
+    """A quick keyboard (Enter, Tab, Enter) can press the next button as soon as the row is swapped:
+    that press must go through htmx too, not submit the form and reload the page."""
+    slug, maya, _ = _running_group(make_cohort, make_application)
+    sign_in_page(page, server, make_admin)
+    page.goto(f"{server}/admin/cohorts/{slug}/meetings/4/attendance")
+    page.evaluate("window.reloaded = false")  # gone if the page reloads
+    page.evaluate("""(excused) => document.body.addEventListener("htmx:afterSwap", () => {
+        setTimeout(() => document.getElementById(excused).click(), 0);
+    }, {once: true})""", f"mark-{maya}-excused")
+    page.get_by_role("button", name="Absent: Maya Okafor").click()
+    sync_api.expect(page.locator("#roster-outcome")).to_have_text("Maya Okafor: excused.")
+    sync_api.expect(page.locator(f"#mark-{maya}-excused")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("window.reloaded") is False
+    assert page.console_errors == []
+
+
 def test_marking_attendance_works_with_javascript_switched_off(browser, server, make_admin, make_cohort,
                                                                make_application):
     slug, maya, _ = _running_group(make_cohort, make_application)
