@@ -11,13 +11,15 @@ from flask import current_app, has_app_context
 
 def now() -> datetime:
     """The current time in UTC (aware)."""
-    real = datetime.now(UTC)
-    if has_app_context():
-        fixed = current_app.config.get("NOW")
-        if fixed is not None:
-            return fixed
-        return real + current_app.config.get("CLOCK_OFFSET", timedelta(0))
-    return real
+    return now_for(current_app.config) if has_app_context() else datetime.now(UTC)
+
+
+def now_for(config) -> datetime:
+    """The current time for the site with this config (where no request is open)."""
+    fixed = config.get("NOW")
+    if fixed is not None:
+        return fixed
+    return datetime.now(UTC) + config.get("CLOCK_OFFSET", timedelta(0))
 
 
 def configure(config: dict, production: bool) -> None:

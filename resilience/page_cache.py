@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, current_app, request, session
 from sqlalchemy.orm import Session
+from werkzeug.http import parse_etags, remove_entity_headers, unquote_etag
 
 from . import clock, htmx
 from .compression import COMPRESSIBLE, Variants
@@ -28,6 +29,7 @@ from .extensions import db
 from .models import Application, Cohort, Meeting, PageVersion, SiteText
 from .status import SEAT_HOLDING
 
+RENDERED_FOR = "resilience.rendered_for"  # set by a cached view for the layer in front: the number and quarter hour
 SHOWN = (Cohort, Meeting, SiteText)  # every change to these shows on the public pages
 KEPT = 256  # rendered pages kept per process (each key: a page, a number, a quarter hour)
 
@@ -102,8 +104,7 @@ class Page:
 _OWN_HEADERS = {"content-length", "content-type", "content-encoding", "etag", "vary", "cache-control"}
 
 
-def _quarter_hour() -> str:
-    now = clock.now()
+def _quarter_hour(now) -> str:
     return f"{now:%Y-%m-%dT%H}:{now.minute // 15}"
 
 
@@ -122,8 +123,8 @@ def cached(view):
         number = None if _flashes_waiting() else current_version()
         if number is None:
             return view(**kwargs)
-        key = (request.endpoint, tuple(sorted(kwargs.items())), request.query_string, htmx.is_htmx(), number,
-               _quarter_hour())
+        rendered_for = request.environ[RENDERED_FOR] = (number, _quarter_hour(clock.now()))
+        key = (request.endpoint, tuple(sorted(kwargs.items())), request.query_string, htmx.is_htmx(), *rendered_for)
         etag = hashlib.sha256(f"{current_app.extensions['release']}{key}".encode()).hexdigest()[:32]
         page = current_app.extensions["page_cache"].get(key)
         if page is None:
@@ -159,6 +160,92 @@ def _keep(key, page: Page) -> Page:
     return page
 
 
+# --- Answering again in front of the site ----------------------------------------------------
+
+class Answer:
+    """A whole answer as the site sent it, and its 304."""
+
+    def __init__(self, rendered_for: tuple, status: str, headers: list, body: bytes):
+        self.rendered_for = rendered_for  # the number and the quarter hour
+        self.status, self.headers, self.body = status, headers, body
+        self.etag = unquote_etag(dict(headers).get("ETag"))[0]
+        self.headers_304 = list(headers)
+        remove_entity_headers(self.headers_304)
+
+    def send(self, environ, start_response):
+        if self.etag and parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(self.etag):
+            start_response("304 NOT MODIFIED", self.headers_304)
+            return []
+        start_response(self.status, self.headers)
+        return [self.body]
+
+
+class AnswerAgain:
+    """WSGI, in front of the site. A cached page's whole answer (its headers as every hook left
+    them, its compressed body) is kept for the request that asked it: same host, path and query,
+    htmx or not, same encodings accepted. The same request is answered again here, with no
+    request opened (no session, no hooks), while the number and the quarter hour are the same:
+    a polling tab costs one read of one row. A browser with a session (messages may be waiting
+    for it), any other method and anything not kept go on to the site."""
+
+    def __init__(self, app: Flask, site):
+        self.app, self.site = app, site
+        self.answers: OrderedDict[tuple, Answer] = OrderedDict()
+        self.session_cookie = f"{app.config['SESSION_COOKIE_NAME']}="
+        with app.app_context():
+            self.engine = db.engine
+        self.database_error = self.engine.dialect.loaded_dbapi.Error  # (PEP 249: every driver has it)
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] != "GET" or self.session_cookie in environ.get("HTTP_COOKIE", ""):
+            return self.site(environ, start_response)
+        # (the host too: one the site does not serve is refused by it, never answered from here)
+        asked = (environ.get("HTTP_HOST"), environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"),
+                 environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_HX_REQUEST"),
+                 environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST"), environ.get("HTTP_ACCEPT_ENCODING"))
+        answer = self.answers.get(asked)
+        if answer is not None and answer.rendered_for == self._rendered_for_now():
+            return answer.send(environ, start_response)
+        return self._ask_the_site(asked, environ, start_response)
+
+    def _rendered_for_now(self) -> tuple | None:
+        try:
+            connection = self.engine.raw_connection()
+        except self.database_error:
+            return None  # the site answers, with its own page for a database that is away
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT version FROM page_version WHERE id = 1")
+            number = cursor.fetchone()[0]
+        except self.database_error:
+            return None
+        finally:
+            connection.close()
+        return number, _quarter_hour(clock.now_for(self.app.config))
+
+    def _ask_the_site(self, asked: tuple, environ, start_response):
+        answered = {}
+
+        def remember(status, headers, exc_info=None):
+            answered.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        body = self.site(environ, remember)
+        rendered_for = environ.get(RENDERED_FOR)
+        if (rendered_for is None or not answered.get("status", "").startswith("200 ")
+                or any(name.lower() == "set-cookie" for name, _ in answered["headers"])):
+            return body
+        try:
+            whole = b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        self.answers[asked] = Answer(rendered_for, answered["status"], list(answered["headers"]), whole)
+        while len(self.answers) > KEPT:
+            self.answers.popitem(last=False)
+        return [whole]
+
+
 def _release(root: Path) -> str:
     """A mark of this release's templates and code: a new release never answers 304 for a
     page an older one rendered."""
@@ -171,3 +258,4 @@ def _release(root: Path) -> str:
 def init_app(app: Flask, root: Path) -> None:
     app.extensions["release"] = _release(root)
     app.extensions["page_cache"] = OrderedDict()  # key → Page, the oldest dropped first
+    app.wsgi_app = AnswerAgain(app, app.wsgi_app)

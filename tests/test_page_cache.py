@@ -217,3 +217,61 @@ def test_each_page_of_all_cohorts_is_kept_apart(client, make_cohort):
     first, second = client.get("/cohorts").get_data(as_text=True), client.get("/cohorts?page=2").get_data(as_text=True)
     assert "Cohort number 00" in first and "Cohort number 00" not in second
     assert "Cohort number 11" in second and "Cohort number 11" not in first
+
+
+# --- Answered before the site opens a request ----------------------------------------------------
+
+@pytest.fixture
+def requests_opened(app):
+    """How many requests reached the site's own request handling (its before-request hooks)."""
+    opened = []
+    app.before_request(lambda: opened.append(1))
+    return opened
+
+
+def test_a_page_served_again_is_answered_without_opening_a_request(client, make_cohort, requests_opened):
+    slug = make_cohort()
+    first = poll(client, slug)
+    assert len(requests_opened) == 1
+    again = poll(client, slug)
+    assert len(requests_opened) == 1  # answered from what was kept
+    assert again.get_data() == first.get_data()
+    assert sorted(again.headers.items()) == sorted(first.headers.items())  # security headers, ETag, Vary
+    not_modified = poll(client, slug, first.headers["ETag"])
+    assert not_modified.status_code == 304 and not_modified.get_data() == b""
+    assert not_modified.headers["ETag"] == first.headers["ETag"] and "Content-Length" not in not_modified.headers
+    assert len(requests_opened) == 1
+
+
+def test_a_kept_answer_follows_the_number_and_the_clock(app, requests_opened, client, admin_client, make_cohort,
+                                                         make_application):
+    slug = make_cohort(application_deadline=NOW.date())
+    application_id = make_application(slug)
+    first = poll(client, slug)
+    assert decide(admin_client, application_id, "accepted").status_code in (200, 303)
+    assert seats_line(poll(client, slug)) == "5 of 6 seats open"
+    kept = poll(client, slug)
+    app.config["NOW"] = NOW + timedelta(days=1)  # the deadline passes
+    later = poll(client, slug)
+    assert later.get_data() != kept.get_data() and later.headers["ETag"] != first.headers["ETag"]
+
+
+@pytest.mark.parametrize("encoding, decode", [("br", brotli.decompress), ("gzip", gzip.decompress)])
+def test_each_encoding_is_kept_apart(client, make_cohort, encoding, decode, requests_opened):
+    make_cohort()
+    plain = client.get("/").get_data()
+    for _ in range(2):
+        packed = client.get("/", headers={"Accept-Encoding": encoding})
+        assert packed.headers["Content-Encoding"] == encoding and decode(packed.get_data()) == plain
+    assert client.get("/").get_data() == plain
+    assert len(requests_opened) == 2  # once plain, once packed; the rest from what was kept
+
+
+def test_a_browser_with_a_session_is_always_answered_by_the_site(client, make_cohort, requests_opened):
+    make_cohort()
+    client.get("/")
+    with client.session_transaction() as session:
+        session["seen"] = True
+    client.get("/")
+    client.get("/")
+    assert len(requests_opened) == 3
