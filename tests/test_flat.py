@@ -121,4 +121,15 @@ def test_the_lists_orders_and_filters_use_an_index(app):
             assert "INDEX" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, (key, plan)
         plan = " ".join(str(row[-1]) for row in db.session.execute(sa.text(
             "EXPLAIN QUERY PLAN SELECT count(*) FROM application WHERE cohort_id = 1 AND status = 'accepted'")))
-        assert "application_cohort_status" in plan, plan
+        assert "application_waitlist_line" in plan, plan
+
+
+def test_the_dashboards_first_five_waiting_follow_the_clinicians_order(admin_client, make_cohort, make_application):
+    """Someone moved up the waitlist (ranked) comes before everyone in it by time of application."""
+    slug = make_cohort(title="Spring cohort")
+    for n in range(1, 9):
+        make_application(slug, first_name=f"Waiting{n}", last_name="Tester", status="waitlisted",
+                         created_at=NOW - timedelta(days=10 - n), waitlist_rank={7: 1, 4: 2}.get(n))
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert re.findall(r">(Waiting\d) T\.</a>", html) == ["Waiting7", "Waiting4", "Waiting1", "Waiting2", "Waiting3"]
+    assert re.search(r'and 3 more</a>', html)

@@ -35,3 +35,21 @@ def test_finding_someones_application_in_play_uses_the_one_per_person_index(app,
         applying.active_application(enrolment.cohort_by_slug(slug), "alex@example.org")
 
     assert "one_active_application_per_email" in plan(app, find)
+
+
+def test_the_first_few_in_each_waitlist_are_read_from_an_index_not_sorted(app, make_cohort):
+    """The dashboard shows each waitlist's first five: a few index entries, however long the line."""
+    slugs = [make_cohort(), make_cohort()]
+    with app.app_context():
+        cohort_ids = [enrolment.cohort_by_slug(slug).id for slug in slugs]
+    found = plan(app, lambda: enrolment.waitlists_by_cohort(cohort_ids, first=5))
+    assert "application_waitlist_line" in found and "TEMP B-TREE" not in found
+
+
+def test_conversations_ahead_are_found_from_the_times_of_the_slots(app, make_cohort):
+    """The dashboard's conversations to come: read from the slots ahead, not from every applicant."""
+    slug = make_cohort()
+    with app.app_context():
+        cohort_ids = [enrolment.cohort_by_slug(slug).id]
+    found = plan(app, lambda: enrolment.conversations_ahead_by_cohort(cohort_ids))
+    assert found.startswith("SEARCH screening_slot USING INDEX screening_slot_ahead")

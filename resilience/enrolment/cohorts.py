@@ -125,13 +125,14 @@ def _edge_cohorts(today_in_utc: date) -> list[Cohort]:
     return [c for c in edge if local_today(c) < c.starts_on]
 
 
-def upcoming_cohorts() -> list[Cohort]:
-    """Cohorts that have not started yet, soonest first (open or not), with their meetings.
+def upcoming_cohorts(with_meetings: bool = True) -> list[Cohort]:
+    """Cohorts that have not started yet, soonest first (open or not), with their meetings
+    (with_meetings=False where one cohort's at most are read, e.g. an application sent).
 
     Read with a date bound: past cohorts are never loaded."""
-    cohorts = db.session.scalars(
-        sa.select(Cohort).where(Cohort.starts_on >= clock.now().date() - timedelta(days=1))
-        .options(selectinload(Cohort.meetings)).order_by(Cohort.starts_on, Cohort.id)).all()
+    query = (sa.select(Cohort).where(Cohort.starts_on >= clock.now().date() - timedelta(days=1))
+             .order_by(Cohort.starts_on, Cohort.id))
+    cohorts = db.session.scalars(query.options(selectinload(Cohort.meetings)) if with_meetings else query).all()
     return [c for c in cohorts if local_today(c) < c.starts_on]
 
 
@@ -168,9 +169,9 @@ def upcoming_page(page: int = 1, per_page: int = 10) -> UpcomingPage:
     return UpcomingPage(list(cohorts), total, page, per_page)
 
 
-def open_cohorts() -> list[Cohort]:
+def open_cohorts(with_meetings: bool = True) -> list[Cohort]:
     """Cohorts that take applications now, soonest first."""
-    return [c for c in upcoming_cohorts() if closed_reason(c) is None]
+    return [c for c in upcoming_cohorts(with_meetings) if closed_reason(c) is None]
 
 
 def all_cohorts(with_meetings: bool = True) -> list[Cohort]:

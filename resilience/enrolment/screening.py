@@ -69,8 +69,8 @@ def conversations_ahead_by_cohort(cohort_ids: list[int]) -> dict[int, list[Scree
     ahead = {cohort_id: [] for cohort_id in cohort_ids}
     for slot in db.session.scalars(
             sa.select(ScreeningSlot).join(ScreeningSlot.application)
-            .where(Application.cohort_id.in_(cohort_ids), ScreeningSlot.held_at.is_(None),
-                   ScreeningSlot.starts_at > clock.now() - timedelta(hours=3))
+            .where(ScreeningSlot.held_at.is_(None), ScreeningSlot.starts_at > clock.now() - timedelta(hours=3),
+                   Application.cohort_id.in_(cohort_ids))  # (the screening_slot_ahead index: the slots to come)
             .options(selectinload(ScreeningSlot.admin), selectinload(ScreeningSlot.application)
                      .defer(Application.answers))
             .order_by(ScreeningSlot.starts_at, ScreeningSlot.id)):

@@ -76,16 +76,19 @@ def waitlists_by_cohort(cohort_ids: list[int], first: int | None = None) -> dict
     (the rest are not read: status_counts_by_cohort says how many wait)."""
     if first is None:
         return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), WAITLIST_ORDER)
+    # Those the clinicians ranked come first, then the rest by time of application: each part is
+    # a few entries of the application_waitlist_line index, one statement for all the cohorts.
+    parts = [sa.select(*_SUMMARY_COLUMNS, Application.waitlist_rank)
+             .where(Application.cohort_id == cohort_id, Application.status == Status.WAITLISTED, ranked)
+             .order_by(*WAITLIST_ORDER[1:]).limit(first).subquery()
+             for cohort_id in cohort_ids
+             for ranked in (Application.waitlist_rank.is_not(None), Application.waitlist_rank.is_(None))]
     found = {cohort_id: [] for cohort_id in cohort_ids}
-    if cohort_ids:
-        line = (sa.select(*_SUMMARY_COLUMNS,
-                          sa.func.row_number().over(partition_by=Application.cohort_id,
-                                                    order_by=WAITLIST_ORDER).label("place"))
-                .where(Application.cohort_id.in_(cohort_ids), Application.status == Status.WAITLISTED)
-                .subquery())
-        for row in db.session.execute(sa.select(line).where(line.c.place <= first)
-                                      .order_by(line.c.cohort_id, line.c.place)):
-            found[row.cohort_id].append(row)
+    if parts:
+        rows = db.session.execute(sa.union_all(*(sa.select(part) for part in parts))).all()
+        for row in sorted(rows, key=lambda r: (r.waitlist_rank is None, r.waitlist_rank or 0, r.created_at, r.id)):
+            if len(found[row.cohort_id]) < first:
+                found[row.cohort_id].append(row)
     return found
 
 

@@ -71,7 +71,7 @@ def apply():
         draft = enrolment.open_draft(session.get(DRAFT_KEY))
         return _prefill_and_render(ApplicationForm(formdata=MultiDict(draft.fields) if draft else None,
                                                    cohorts=enrolment.open_cohorts()), draft)
-    form = ApplicationForm(cohorts=enrolment.open_cohorts())
+    form = ApplicationForm(cohorts=enrolment.open_cohorts(with_meetings=False))  # (the chosen one's are read)
 
     earlier = enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data)
     if earlier is not None:  # the same form sent twice: the first one was stored
