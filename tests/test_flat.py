@@ -133,3 +133,11 @@ def test_the_dashboards_first_five_waiting_follow_the_clinicians_order(admin_cli
     html = admin_client.get("/admin/").get_data(as_text=True)
     assert re.findall(r">(Waiting\d) T\.</a>", html) == ["Waiting7", "Waiting4", "Waiting1", "Waiting2", "Waiting3"]
     assert re.search(r'and 3 more</a>', html)
+
+
+def test_move_up_and_move_down_are_two_words_apart(admin_client, make_cohort, make_application):
+    slug = make_cohort()
+    for n in range(1, 4):
+        make_application(slug, first_name=f"Waiting{n}", status="waitlisted", created_at=NOW - timedelta(days=10 - n))
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert re.search(r'Move up<span class="visually-hidden"> Waiting2</span></button>\s+<button', html)
