@@ -1,14 +1,18 @@
 """One URL per resource: the full page for browsers, the partial for htmx."""
 from flask import Flask, render_template, request
 
+HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")  # what is_htmx reads
+
 
 def is_htmx() -> bool:
     """A real htmx request for a fragment (not a boosted link, not a history restore)."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-Boosted") != "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
+    asked, boosted, restoring = (request.headers.get(header) for header in HEADERS)
+    return asked == "true" and boosted != "true" and restoring != "true"
+
+
+def environ_key(header: str) -> str:
+    """Where a WSGI server puts this header: HX-Request → HTTP_HX_REQUEST."""
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def render(full: str, partial: str, **context) -> str:

@@ -109,9 +109,10 @@ def _quarter_hour(now) -> str:
 
 
 def _flashes_waiting() -> bool:
-    """A full page shows messages kept for this browser (after a redirect): those pages are
-    rendered for it alone. Only a browser with a session cookie can have any."""
-    if htmx.is_htmx() or current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+    """A page may show messages kept for this browser (after a redirect): those pages are
+    rendered for it alone (htmx requests too: some of these views always render the whole
+    page). Only a browser with a session cookie can have any."""
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         return False
     return bool(session.get("_flashes"))
 
@@ -180,6 +181,9 @@ class Answer:
         return [self.body]
 
 
+_HTMX_KEYS = tuple(htmx.environ_key(header) for header in htmx.HEADERS)
+
+
 class AnswerAgain:
     """WSGI, in front of the site. A cached page's whole answer (its headers as every hook left
     them, its compressed body) is kept for the request that asked it: same host, path and query,
@@ -199,10 +203,11 @@ class AnswerAgain:
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] != "GET" or self.session_cookie in environ.get("HTTP_COOKIE", ""):
             return self.site(environ, start_response)
-        # (the host too: one the site does not serve is refused by it, never answered from here)
+        # (the host too: one the site does not serve is refused by it, never answered from here;
+        # and every header htmx.is_htmx reads, so a fragment and a whole page are never mixed up)
         asked = (environ.get("HTTP_HOST"), environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"),
-                 environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_HX_REQUEST"),
-                 environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST"), environ.get("HTTP_ACCEPT_ENCODING"))
+                 environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT_ENCODING"),
+                 *(environ.get(key) for key in _HTMX_KEYS))
         answer = self.answers.get(asked)
         if answer is not None and answer.rendered_for == self._rendered_for_now():
             return answer.send(environ, start_response)
@@ -246,16 +251,27 @@ class AnswerAgain:
         return [whole]
 
 
-def _release(root: Path) -> str:
-    """A mark of this release's templates and code: a new release never answers 304 for a
-    page an older one rendered."""
+# Settings that say nothing a page shows, or that may differ from host to host (where each
+# keeps its files, its mail relay): left out of the release mark, so hosts share ETags.
+_NOT_SHOWN = {"SECRET_KEY", "DATA_KEY", "SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI", "PROXY_COUNT"}
+
+
+def _release(root: Path, config) -> str:
+    """A mark of this release's templates, code and settings (the crisis line, the contact
+    address…): a new release, or a restart with other settings, never answers 304 for a page
+    rendered before."""
     digest = hashlib.sha256()
     for path in sorted([*root.glob("templates/**/*.html"), *root.glob("resilience/**/*.py")]):
         digest.update(path.read_bytes())
+    for key in sorted(config):
+        value = config[key]
+        if (key not in _NOT_SHOWN and not key.startswith("MAIL_")
+                and isinstance(value, str | int | float | bool | list | tuple | None)):
+            digest.update(f"{key}={value!r};".encode())
     return digest.hexdigest()[:16]
 
 
 def init_app(app: Flask, root: Path) -> None:
-    app.extensions["release"] = _release(root)
+    app.extensions["release"] = _release(root, app.config)
     app.extensions["page_cache"] = OrderedDict()  # key → Page, the oldest dropped first
     app.wsgi_app = AnswerAgain(app, app.wsgi_app)

@@ -154,3 +154,4 @@ def test_sources_stay_right_as_applications_arrive_and_are_erased(app, admin_cli
     assert erase(admin_client, first, [first]).status_code in (200, 303)
     part = glance(dashboard(admin_client), "Spring cohort")
     assert "blog: <strong>1</strong>" in part and "Not known: <strong>1</strong>" in part
+    assert first not in app.extensions["referrals"]  # nothing opened of an erased application stays in memory

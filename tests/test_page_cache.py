@@ -275,3 +275,37 @@ def test_a_browser_with_a_session_is_always_answered_by_the_site(client, make_co
     client.get("/")
     client.get("/")
     assert len(requests_opened) == 3
+
+
+def test_a_boosted_request_never_puts_a_whole_page_in_place_of_the_seats(client, make_cohort):
+    """htmx asks a boosted link for the whole page; a poll asks for the fragment: never swapped."""
+    slug = make_cohort()
+    whole = client.get(f"/cohorts/{slug}/availability", headers={**HX, "HX-Boosted": "true"})
+    assert "<html" in whole.get_data(as_text=True)
+    for _ in range(2):
+        assert "<html" not in poll(client, slug).get_data(as_text=True)
+
+
+def test_messages_kept_for_one_browser_are_never_shown_to_another(client, app, make_cohort):
+    make_cohort()
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Message sent to Dana.")]
+    mine = client.get("/", headers=HX)  # an htmx request for the whole page, from this browser
+    assert "Message sent to Dana." in mine.get_data(as_text=True)
+    other = app.test_client()
+    with other.session_transaction() as session:
+        session["seen"] = True
+    for headers in (HX, {}):
+        assert "Message sent to Dana." not in other.get("/", headers=headers).get_data(as_text=True)
+
+
+def test_a_changed_setting_changes_the_etag(app, app_config, make_cohort, tmp_path, monkeypatch):
+    """The pages show settings (the crisis line, the contact address): a restart with new ones
+    never answers 304 for a page showing the old."""
+    slug = make_cohort()
+    etag = poll(app.test_client(), slug).headers["ETag"]
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "restarted"))
+    restarted = create_app({**app_config, "CRISIS_LINE": "Call or text 988, any time"})
+    assert poll(restarted.test_client(), slug, etag).status_code == 200
+    with restarted.app_context():
+        db.engine.dispose()

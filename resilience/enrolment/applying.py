@@ -121,7 +121,8 @@ def sources_by_cohort(cohort_ids: list[int]) -> dict[int, list[tuple[str | None,
     site; None where not known or erased), with how many, most first.
 
     "Where they came from" is sealed with the answers. Each application's is opened once per
-    process and kept in memory only (application id → where from; never written anywhere),
+    process and kept in memory only (application id → where from; never written anywhere;
+    dropped once erased or no longer shown),
     and the counts are kept until an application is added or erased (a number raised in the
     same transaction), so the dashboard costs one small query until then."""
     number = db.session.scalar(sa.select(PageVersion.applications).where(PageVersion.id == 1))
@@ -146,6 +147,9 @@ def _count_sources(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, in
     counts = {cohort_id: Counter() for cohort_id in cohort_ids}
     for row in rows:
         counts[row.cohort_id][None if row.erased_at else known.get(row.id)] += 1
+    # Only what these counts need stays in memory: nothing of an erased application, nor of
+    # cohorts no longer shown.
+    current_app.extensions["referrals"] = {row.id: known[row.id] for row in rows if row.id in known and not row.erased_at}
     return {cohort_id: sorted(counted.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
             for cohort_id, counted in counts.items()}
 
