@@ -216,17 +216,17 @@ class AnswerAgain:
     def _rendered_for_now(self) -> tuple | None:
         try:
             connection = self.engine.raw_connection()
-        except self.database_error:
+        except (sa.exc.DBAPIError, self.database_error):
             return None  # the site answers, with its own page for a database that is away
         try:
             cursor = connection.cursor()
             cursor.execute("SELECT version FROM page_version WHERE id = 1")
-            number = cursor.fetchone()[0]
+            row = cursor.fetchone()
         except self.database_error:
             return None
         finally:
             connection.close()
-        return number, _quarter_hour(clock.now_for(self.app.config))
+        return None if row is None else (row[0], _quarter_hour(clock.now_for(self.app.config)))
 
     def _ask_the_site(self, asked: tuple, environ, start_response):
         answered = {}

@@ -309,3 +309,13 @@ def test_a_changed_setting_changes_the_etag(app, app_config, make_cohort, tmp_pa
     assert poll(restarted.test_client(), slug, etag).status_code == 200
     with restarted.app_context():
         db.engine.dispose()
+
+
+def test_without_the_number_the_site_renders_the_page_itself(app, client, make_cohort):
+    slug = make_cohort()
+    assert poll(client, slug).status_code == 200
+    with app.app_context():
+        db.session.execute(sa.text("DELETE FROM page_version"))
+        db.session.commit()
+    again = poll(client, slug)
+    assert again.status_code == 200 and seats_line(again) == "6 of 6 seats open"

@@ -15,7 +15,7 @@ def site_texts() -> content.Texts:
 
 @bp.get("/practice")
 def practice():
-    cohorts = enrolment.upcoming_cohorts()
+    cohorts = enrolment.upcoming_cohorts(with_meetings=False)  # (their fees only)
     return render_template("public/practice.html", texts=content.current(),
                            priced=[cohort for cohort in cohorts if cohort.fee_text])
 

@@ -184,7 +184,7 @@ def cohort_hints(cohorts, seats) -> dict[str, str]:
 @limiter.limit("600 per hour")
 def validate_field():
     """Inline validation: check one field with the form's own rules, return that field."""
-    form = ApplicationForm(cohorts=enrolment.open_cohorts())
+    form = ApplicationForm(cohorts=enrolment.open_cohorts(with_meetings=False))
     if "step" in request.args:
         return _validate_step(form, request.args["step"])
     name = request.args.get("field", "")
@@ -326,7 +326,7 @@ def _status_page(application, form=None, status=200):
             talked=enrolment.conversations_had(application), offer_passed=enrolment.offer_passed(application),
             evaluated=application.accepted_at is not None or not enrolment.asks_evaluation(application),
             has_seat=application.status in SEAT_HOLDING,
-            later_cohorts=[c for c in enrolment.open_cohorts() if c.id != cohort.id],
+            later_cohorts=[c for c in enrolment.open_cohorts(with_meetings=False) if c.id != cohort.id],
             position=enrolment.waitlist_position(application), seats=enrolment.availability(cohort),
             stage=enrolment.stage(cohort), next_meeting=enrolment.next_meeting(cohort), now=clock.now(),
         ),
