@@ -408,3 +408,22 @@ def test_each_meeting_links_to_its_roster_by_its_place_in_time(admin_client, mak
     assert links[0] == ("1", "Preparation meeting 1") and links[3] == ("4", "Ketamine session 1")
     assert [number for number, _ in links] == [str(n) for n in range(1, 11)]
     assert admin_client.get(f"/admin/cohorts/{slug}/meetings/4/attendance").status_code == 200
+
+
+def test_the_cohorts_page_shows_them_a_page_at_a_time(admin_client, make_cohort):
+    """After years of cohorts, the page stays short: the latest first, 25 a page."""
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    for n in range(30):
+        make_cohort(title=f"Cohort number {n:02d}", starts_on=NOW.date() - timedelta(weeks=8 * n))
+    first = admin_client.get("/admin/cohorts").get_data(as_text=True)
+    assert "Cohort number 00" in first and "Cohort number 24" in first and "Cohort number 25" not in first
+    assert "30 cohorts, page 1 of 2" in first and 'href="/admin/cohorts?page=2"' in first
+    second = admin_client.get("/admin/cohorts?page=2").get_data(as_text=True)
+    assert "Cohort number 25" in second and "Cohort number 29" in second and "Cohort number 24" not in second
+    assert 'href="/admin/cohorts?page=1"' in second
+    assert "Cohort number 29" in admin_client.get("/admin/cohorts?page=9").get_data(as_text=True)  # the last page
+    for page in ("0", "x", "99999999999"):
+        assert "Cohort number 00" in admin_client.get(f"/admin/cohorts?page={page}").get_data(as_text=True)

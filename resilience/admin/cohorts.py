@@ -4,8 +4,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import enrolment, formatting
+from ..extensions import db
 from ..models import Cohort
-from . import bp
+from . import PER_PAGE, bp, page_number
 from .forms import CohortForm, ExportForm, MeetingsForm, WaitlistMoveForm
 
 
@@ -30,8 +31,12 @@ def move_in_waitlist(slug):
 
 @bp.get("/cohorts")
 def cohorts():
-    cohorts = enrolment.all_cohorts()
-    return render_template("admin/cohorts.html", cohorts=cohorts, seats=enrolment.availabilities(cohorts),
+    """Every cohort, the latest first, a page at a time."""
+    page = db.paginate(enrolment.all_cohorts_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
+    if not page.items and page.page > 1:  # past the end (an old link): the last page
+        page = db.paginate(enrolment.all_cohorts_query(), page=page.pages, per_page=PER_PAGE)
+    cohorts = page.items
+    return render_template("admin/cohorts.html", page=page, cohorts=cohorts, seats=enrolment.availabilities(cohorts),
                            exports={cohort.id: ExportForm(cohort) for cohort in cohorts})
 
 

@@ -32,6 +32,7 @@ from .attendance import attendance_of, mark_attendance, marking_open, missed, ro
 from .audit import record_alone, signed_in
 from .cohorts import (
     all_cohorts,
+    all_cohorts_query,
     availabilities,
     availability,
     closed_reason,
@@ -104,6 +105,7 @@ __all__ = [
     "add_note",
     "add_slots",
     "all_cohorts",
+    "all_cohorts_query",
     "allowed_changes",
     "application_by_token",
     "application_received",

@@ -174,11 +174,15 @@ def open_cohorts(with_meetings: bool = True) -> list[Cohort]:
     return [c for c in upcoming_cohorts(with_meetings) if closed_reason(c) is None]
 
 
-def all_cohorts(with_meetings: bool = True) -> list[Cohort]:
+def all_cohorts_query(with_meetings: bool = True) -> sa.Select:
     """Every cohort, the latest first (for the clinicians), with their meetings loaded in one
     query (their dates show where they end); with_meetings=False where only names are needed."""
     query = sa.select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id)
-    return list(db.session.scalars(query.options(selectinload(Cohort.meetings)) if with_meetings else query))
+    return query.options(selectinload(Cohort.meetings)) if with_meetings else query
+
+
+def all_cohorts(with_meetings: bool = True) -> list[Cohort]:
+    return list(db.session.scalars(all_cohorts_query(with_meetings)))
 
 
 @dataclass(frozen=True)
