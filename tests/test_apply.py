@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import NOW, applications, mail
 
+from resilience import enrolment
 from resilience.extensions import db
 from resilience.models import Cohort, OutboxMessage
 
@@ -205,6 +206,20 @@ def test_double_clicked_submit_stores_one_application(app, client, make_cohort, 
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert len(applications(app)) == 1
+
+
+def test_a_sent_form_brought_back_and_sent_for_another_cohort_is_a_second_application(app, client, make_cohort,
+                                                                                       form_data):
+    """The Back button brings the sent form back, with its id: sent for another cohort, it is
+    a new application (stored without that id), not the first one again."""
+    first, second = make_cohort(), make_cohort()
+    data = form_data(first)
+    assert client.post("/apply", data=data).status_code == 303
+    assert client.post("/apply", data={**data, "cohort": second}).status_code == 303
+    stored = applications(app)
+    with app.app_context():
+        assert [enrolment.cohort_by_slug(slug).id for slug in (first, second)] == [a.cohort_id for a in stored]
+    assert stored[0].submission_id == data["submission_id"] and stored[1].submission_id is None
 
 
 def test_simultaneous_double_submit_stores_one_application(app, make_cohort, form_data):

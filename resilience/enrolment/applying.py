@@ -57,8 +57,8 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
     ApplicationRefused and stores no application.
     """
     database.begin_write()
-    earlier = repeated_submission(submission_id, cohort, fields["email"])
-    if earlier is not None:
+    earlier = _by_submission(submission_id)
+    if _repeats(earlier, cohort, fields["email"]):
         db.session.rollback()
         return earlier, False
     with database.rollback_on(ApplicationRefused):  # releases the write lock
@@ -73,7 +73,7 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
         raise ApplicationRefused("duplicate")
     # A form whose id is already stored, for another cohort or email, came back with the Back
     # button: this application is stored without the id.
-    new_id = submission_id if TOKEN.fullmatch(submission_id or "") and not _by_submission(submission_id) else None
+    new_id = submission_id if TOKEN.fullmatch(submission_id or "") and earlier is None else None
     now = clock.now()
     application = Application(
         cohort=cohort, submission_id=new_id, email_key=email_key(fields["email"]),
@@ -105,9 +105,11 @@ def repeated_submission(submission_id: str | None, cohort: Cohort | None, email:
     if cohort is None or not email:
         return None
     earlier = _by_submission(submission_id)
-    if earlier is not None and earlier.cohort_id == cohort.id and earlier.email_key == email_key(email):
-        return earlier
-    return None
+    return earlier if _repeats(earlier, cohort, email) else None
+
+
+def _repeats(earlier: Application | None, cohort: Cohort, email: str) -> bool:
+    return earlier is not None and earlier.cohort_id == cohort.id and earlier.email_key == email_key(email)
 
 
 def _by_submission(submission_id: str | None) -> Application | None:
