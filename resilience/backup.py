@@ -4,6 +4,7 @@ copy is whole, and the data key opens every application's answers in it.
 
 PostgreSQL is backed up with its own tools (pg_dump); see docs/deploy.md.
 """
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,17 @@ class Backup:
 
 def backup_sqlite(database: str, target: Path, keys: str) -> Backup:
     """Copy the database at `database` into the new file `target` and check the copy."""
-    if target.exists():
-        raise BackupRefused(f"{target} exists already: choose a new name, so no backup is overwritten.")
-    source = sqlite3.connect(database, timeout=30)
-    copy = sqlite3.connect(target)
+    try:  # opened read-only: a mistyped path is never created as an empty database
+        source = sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        source.execute("SELECT 1 FROM application LIMIT 1")
+    except sqlite3.Error as error:
+        raise BackupRefused(f"The database {database} cannot be opened: {error}.") from None
+    try:  # a new file, readable by its owner alone (it holds contact details in the clear)
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        source.close()
+        raise BackupRefused(f"{target} exists already: choose a new name, so no backup is overwritten.") from None
+    copy = sqlite3.connect(target)  # (SQLite takes an empty file as an empty database)
     try:
         source.backup(copy)
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file

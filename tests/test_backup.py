@@ -80,3 +80,30 @@ def test_a_backup_with_a_key_that_cannot_open_the_answers_is_refused_and_removed
 def test_on_postgresql_the_backup_command_points_to_pg_dump(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "b.sqlite3")])
     assert result.exit_code == 1 and "back it up with pg_dump" in result.output
+
+
+@on_sqlite
+def test_a_backup_is_readable_by_its_owner_alone(app, client, make_cohort, form_data, tmp_path):
+    """It holds names, addresses and phone numbers in the clear: never left readable by others,
+    whatever the umask of whoever runs the command."""
+    import os
+    import stat
+
+    slug = make_cohort()
+    assert client.post("/apply", data=form_data(slug)).status_code == 303
+    old = os.umask(0o022)
+    try:
+        result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "b.sqlite3")])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((tmp_path / "b.sqlite3").stat().st_mode) == 0o600
+
+
+@on_sqlite
+def test_a_mistyped_database_path_is_never_created(tmp_path):
+    from resilience.backup import BackupRefused, backup_sqlite
+
+    with pytest.raises(BackupRefused, match="cannot be opened"):
+        backup_sqlite(str(tmp_path / "no-such.sqlite3"), tmp_path / "b.sqlite3", "0" * 43 + "=")
+    assert not (tmp_path / "no-such.sqlite3").exists() and not (tmp_path / "b.sqlite3").exists()
