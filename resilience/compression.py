@@ -19,7 +19,7 @@ from hashlib import sha256
 from pathlib import Path
 
 import brotli
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from werkzeug.security import safe_join
 
 COMPRESSIBLE = {"text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml",
@@ -69,7 +69,8 @@ def compress_response(response: Response) -> Response:
     if (response.status_code < 200 or response.status_code in (204, 206, 304) or response.direct_passthrough
             or response.is_streamed or "Content-Encoding" in response.headers
             or response.mimetype not in COMPRESSIBLE or request.blueprint == "admin"
-            or "no-store" in response.headers.get("Cache-Control", "")):
+            or "no-store" in response.headers.get("Cache-Control", "")
+            or current_app.config["WTF_CSRF_FIELD_NAME"] in g):  # a form's token was put in this page
         return response
     data = response.get_data()
     if len(data) < SMALLEST:

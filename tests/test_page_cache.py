@@ -169,6 +169,22 @@ def test_private_pages_are_never_compressed(app, client, admin_client, make_coho
         assert response.status_code == 200 and "Content-Encoding" not in response.headers, path
 
 
+def test_a_page_carrying_a_form_token_is_never_compressed_even_if_it_forgets_no_store(app_config, tmp_path,
+                                                                                     monkeypatch):
+    """Whatever a future public page says about caching, one that carries a CSRF token beside
+    other words is sent as it is."""
+    from flask import render_template_string
+
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "other"))
+    site = create_app(app_config)
+    site.add_url_rule("/a-new-form", "a_new_form",
+                      lambda: render_template_string("<p>Sign up</p>" * 200 + "{{ csrf_token() }}"))
+    response = site.test_client().get("/a-new-form", headers={"Accept-Encoding": "br, gzip"})
+    assert response.status_code == 200 and "Content-Encoding" not in response.headers
+    with site.app_context():
+        db.engine.dispose()
+
+
 # --- Static files -------------------------------------------------------------------------------
 
 def test_static_files_have_hashed_names_kept_a_year(client):
