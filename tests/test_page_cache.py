@@ -104,6 +104,23 @@ def test_a_change_rolled_back_leaves_the_number_as_it_was(app, make_cohort):
         assert page_cache.current_version() == before
 
 
+@pytest.mark.parametrize("change", ["update cohorts", "update seats", "delete meetings"])
+def test_a_change_made_in_one_statement_raises_the_number_too(app, client, make_cohort, make_application, change):
+    """UPDATE and DELETE statements (no rows loaded, no flush) are followed as well."""
+    slug = make_cohort()
+    application_id = make_application(slug)
+    first = poll(client, slug)
+    with app.app_context():
+        statement = {
+            "update cohorts": sa.update(Cohort).where(Cohort.slug == slug).values(capacity=5),
+            "update seats": sa.update(Application).where(Application.id == application_id).values(status="enrolled"),
+            "delete meetings": sa.delete(Meeting).where(Meeting.sequence == 10),
+        }[change]
+        db.session.execute(statement, execution_options={"synchronize_session": False})
+        db.session.commit()
+    assert poll(client, slug, first.headers["ETag"]).status_code == 200
+
+
 def test_a_deadline_passing_shows_without_any_change_stored(app, client, make_cohort):
     slug = make_cohort(application_deadline=NOW.date())
     first = poll(client, slug)
