@@ -2,19 +2,21 @@
 
 A web request only ever writes OutboxMessage rows, in the same transaction as the
 change they report. A worker (`flask --app resilience outbox send [--loop]`) claims
-due rows, sends them over SMTP through Flask-Mail (or writes .eml files under
-instance/outbox/ when no SMTP server is configured), and retries failures with
-exponential back-off until it gives up and marks the message failed.
+due rows, sends them over SMTP with Flask-Mail's connection settings (or writes .eml
+files under instance/outbox/ when no SMTP server is configured), and retries failures
+with exponential back-off until it gives up and marks the message failed. The worker
+builds each email's bytes itself (see _as_mail): the email package took most of its time.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import signal
 import smtplib
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +26,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, database
+from . import clock, database, mime
 from .extensions import db
 from .models import Application, OutboxMessage
 from .status import BACKLOG, OutboxStatus, Status
@@ -252,13 +254,26 @@ _CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, 
 RENEW_AFTER = timedelta(minutes=1)
 
 
+@dataclass
+class _Batch:
+    """One claimed batch on its way out."""
+
+    claim_id: str
+    report: DeliveryReport
+    pending: list[int]  # still to send, in order
+    # Whether a message still to send was found still ours, by the transaction that recorded the
+    # one before it (see _finish): the read that must come before each send, at no extra cost.
+    checked: dict[int, bool] = field(default_factory=dict)
+
+
 def _deliver(claim_id: str, ids: list[int]) -> DeliveryReport:
     """Send one claimed batch over one SMTP connection.
 
-    Per message: a read that it is still ours (not erased meanwhile), the send, and one
-    short write transaction recording the outcome only if the message is still ours.
+    Per message: a check that it is still ours (not erased meanwhile) just before it is sent,
+    the send, and one short write transaction recording the outcome only if the message is
+    still ours, which also checks the next message: a message erased before that transaction
+    ends is never sent.
     """
-    report = DeliveryReport()
     rows = db.session.execute(
         sa.select(OutboxMessage.__table__)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == claim_id,
@@ -268,45 +283,47 @@ def _deliver(claim_id: str, ids: list[int]) -> DeliveryReport:
     for row in rows:
         try:
             outgoing.append((row.id, _as_mail(row), _eml_name(row)))
-        except Exception as error:  # cannot even be built: it never will be
+        except Exception as error:  # noqa: BLE001 (cannot even be built: it never will be)
             outgoing.append((row.id, error, None))
     lease_until = min((row.locked_until for row in rows), default=None)
     db.session.commit()  # hold no transaction open while talking to the mail server
-    pending = [message_id for message_id, _, _ in outgoing]
+    batch = _Batch(claim_id, DeliveryReport(), [message_id for message_id, _, _ in outgoing])
     try:
         with _transport() as send:
             for message_id, mail_message, eml_name in outgoing:
                 if lease_until is not None and clock.now() >= lease_until - CLAIM_LEASE + RENEW_AFTER:
-                    lease_until = _renew(pending, claim_id)
-                pending.remove(message_id)
+                    lease_until = _renew(batch.pending, claim_id)
+                batch.pending.remove(message_id)
+                ours = batch.checked.pop(message_id, None)
                 if isinstance(mail_message, Exception):
-                    _finish(message_id, claim_id, report, mail_message, permanent=True)
-                elif _still_ours(message_id, claim_id):
-                    _send_one(send, message_id, claim_id, mail_message, eml_name, report)
+                    _finish(message_id, batch, mail_message, permanent=True)
+                elif ours or (ours is None and _still_ours(message_id, claim_id)):
+                    _send_one(send, message_id, batch, mail_message, eml_name)
     except (smtplib.SMTPException, OSError) as error:  # no connection, or it broke
-        for message_id in pending:
-            _finish(message_id, claim_id, report, error)
-    return report
+        unsent, batch.pending = batch.pending, []
+        for message_id in unsent:
+            _finish(message_id, batch, error)
+    return batch.report
 
 
-def _send_one(send, message_id, claim_id, mail_message, eml_name, report) -> None:
+def _send_one(send, message_id, batch, mail_message, eml_name) -> None:
     try:
         send(mail_message, eml_name)
     except smtplib.SMTPRecipientsRefused as error:
         refused_for_good = all(code >= 500 for code, _ in error.recipients.values())
-        _finish(message_id, claim_id, report, error, permanent=refused_for_good)
+        _finish(message_id, batch, error, permanent=refused_for_good)
     except _CONNECTION_ERRORS as error:
-        _finish(message_id, claim_id, report, error)
+        _finish(message_id, batch, error)
         raise
     except smtplib.SMTPException as error:  # about this message, e.g. its content refused for now
-        _finish(message_id, claim_id, report, error)
+        _finish(message_id, batch, error)
     except OSError as error:  # the network or the disk
-        _finish(message_id, claim_id, report, error)
+        _finish(message_id, batch, error)
         raise
-    except Exception as error:  # e.g. an address the mail library cannot encode: never sendable
-        _finish(message_id, claim_id, report, error, permanent=True)
+    except Exception as error:  # noqa: BLE001 (e.g. an address that cannot be encoded: never sendable)
+        _finish(message_id, batch, error, permanent=True)
     else:
-        _finish(message_id, claim_id, report)
+        _finish(message_id, batch)
 
 
 def _ours(message_id: int, claim_id: str):
@@ -314,12 +331,27 @@ def _ours(message_id: int, claim_id: str):
                    OutboxMessage.status == OutboxStatus.SENDING)
 
 
+# The two statements run for every message sent, built once (building them each time cost more
+# than running them): parameters message_id, claim_id (and sent_at_now).
+_columns = OutboxMessage.__table__.c
+_IS_OURS = sa.and_(_columns.id == sa.bindparam("message_id"), _columns.claimed_by == sa.bindparam("claim_id"),
+                   _columns.status == OutboxStatus.SENDING)
+_SELECT_IF_OURS = sa.select(_columns.id).where(_IS_OURS)
+_RECORD_SENT = sa.update(OutboxMessage.__table__).where(_IS_OURS).values(
+    status=OutboxStatus.SENT, sent_at=sa.bindparam("sent_at_now", type_=_columns.sent_at.type), last_error=None,
+    locked_until=None, claimed_by=None)
+
+
+def _is_ours(message_id: int, claim_id: str) -> bool:
+    return db.session.execute(_SELECT_IF_OURS, {"message_id": message_id, "claim_id": claim_id}).first() is not None
+
+
 def _still_ours(message_id: int, claim_id: str) -> bool:
     """Just before sending: False if the message was erased meanwhile (or taken over).
 
     A read, not a write: the batch's lease (see _renew) keeps other workers off it.
     """
-    ours = db.session.scalar(sa.select(OutboxMessage.id).where(_ours(message_id, claim_id))) is not None
+    ours = _is_ours(message_id, claim_id)
     db.session.commit()  # end the read before talking to the mail server
     return ours
 
@@ -339,17 +371,16 @@ def _renew(message_ids: list[int], claim_id: str):
     return lease_until
 
 
-def _finish(message_id: int, claim_id: str, report: DeliveryReport, error: Exception | None = None,
-            permanent: bool = False) -> None:
+def _finish(message_id: int, batch: _Batch, error: Exception | None = None, permanent: bool = False) -> None:
     """Record one message's outcome at once, in its own short write transaction, only if the
-    message is still this claim's (not erased meanwhile, nor taken over by another worker)."""
+    message is still this claim's (not erased meanwhile, nor taken over by another worker).
+    The same transaction checks that the batch's next message is still ours (see _Batch.checked)."""
+    claim_id, report = batch.claim_id, batch.report
     database.begin_write()
     if error is None:
         recorded = db.session.execute(
-            sa.update(OutboxMessage).where(_ours(message_id, claim_id))
-            .values(status=OutboxStatus.SENT, sent_at=clock.now(), last_error=None, locked_until=None,
-                    claimed_by=None),
-            execution_options={"synchronize_session": False}).rowcount
+            _RECORD_SENT, {"message_id": message_id, "claim_id": claim_id, "sent_at_now": clock.now()}).rowcount
+        _check_next(batch)
         db.session.commit()
         if recorded:
             report.sent += 1
@@ -358,20 +389,26 @@ def _finish(message_id: int, claim_id: str, report: DeliveryReport, error: Excep
         return
     attempts = db.session.scalar(sa.select(OutboxMessage.attempts).where(_ours(message_id, claim_id))
                                  .with_for_update())
-    if attempts is None:
-        db.session.rollback()  # another worker took it over (or its person's data was erased meanwhile)
-        return
-    values = {"locked_until": None, "claimed_by": None, "last_error": f"{type(error).__name__}: {error}"[:1000]}
-    if permanent or attempts >= MAX_ATTEMPTS:
-        values["status"] = OutboxStatus.FAILED
-        report.failed += 1
-        current_app.logger.error("Outbox message %s gave up after %s attempts", message_id, attempts)
-    else:
-        values.update(status=OutboxStatus.QUEUED, next_attempt_at=clock.now() + retry_delay(attempts))
-        report.retrying += 1
-    db.session.execute(sa.update(OutboxMessage).where(_ours(message_id, claim_id)).values(**values),
-                       execution_options={"synchronize_session": False})
+    if attempts is not None:  # else another worker took it over (or its person's data was erased meanwhile)
+        values = {"locked_until": None, "claimed_by": None,
+                  "last_error": f"{type(error).__name__}: {error}"[:1000]}
+        if permanent or attempts >= MAX_ATTEMPTS:
+            values["status"] = OutboxStatus.FAILED
+            report.failed += 1
+            current_app.logger.error("Outbox message %s gave up after %s attempts", message_id, attempts)
+        else:
+            values.update(status=OutboxStatus.QUEUED, next_attempt_at=clock.now() + retry_delay(attempts))
+            report.retrying += 1
+        db.session.execute(sa.update(OutboxMessage).where(_ours(message_id, claim_id)).values(**values),
+                           execution_options={"synchronize_session": False})
+    _check_next(batch)
     db.session.commit()
+
+
+def _check_next(batch: _Batch) -> None:
+    if batch.pending:
+        next_id = batch.pending[0]
+        batch.checked[next_id] = _is_ours(next_id, batch.claim_id)
 
 
 def retry_failed() -> int:
@@ -385,32 +422,36 @@ def retry_failed() -> int:
     return count
 
 
-def _as_mail(message) -> flask_mail.Message:
-    """The email for one outbox row (a Row of the outbox_message table, or an OutboxMessage)."""
-    mail_message = flask_mail.Message(
-        subject=message.subject,
-        recipients=[message.to_address],
-        body=message.text_body,
-        html=message.html_body,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        # Replies (to a clinician's message, or to any email) reach the practice's address.
-        reply_to=current_app.config["CONTACT_EMAIL"],
-    )
+@functools.lru_cache(maxsize=8)
+def _host(public_url: str) -> str:
+    return urlsplit(public_url).hostname or "localhost"
+
+
+def _as_mail(message) -> mime.Email:
+    """The email for one outbox row (a Row of the outbox_message table, or an OutboxMessage).
+
+    Raises ValueError for a header that cannot go out safely (a line break, a mailbox name
+    that needs SMTPUTF8): the message is then failed at once, as it never could be sent.
+    """
+    config = current_app.config
     # The same id on every attempt, so a rare resend after a crash is recognisably the same email.
-    host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
     digest = hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:16]
-    mail_message.msgId = f"<outbox.{message.id}.{digest}@{host}>"
-    for item in message.attachments:
-        mail_message.attach(item["filename"], item["content_type"], item["content"].encode())
-    return mail_message
+    return mime.build(
+        sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address,
+        # Replies (to a clinician's message, or to any email) reach the practice's address.
+        reply_to=config["CONTACT_EMAIL"],
+        subject=message.subject, message_id=f"<outbox.{message.id}.{digest}@{_host(config['PUBLIC_URL'])}>",
+        text=message.text_body, html=message.html_body, attachments=message.attachments,
+        boundary_stem=f"=_outbox.{message.id}.{digest}")
 
 
 @contextmanager
 def _transport():
-    """SMTP through Flask-Mail when RESILIENCE_MAIL_SERVER is set, else .eml files."""
+    """SMTP (through Flask-Mail's connection settings) when RESILIENCE_MAIL_SERVER is set, else .eml files.
+    Both take the same bytes: mime.Email.as_bytes()."""
     if current_app.config.get("MAIL_SERVER"):
         with _SMTPConnection(current_app.extensions["mail"]) as connection:
-            yield lambda mail_message, _eml_name: connection.send(mail_message)
+            yield lambda mail_message, _eml_name: connection.send_email(mail_message)
     else:
         folder = Path(current_app.instance_path) / "outbox"
         folder.mkdir(exist_ok=True)
@@ -421,9 +462,9 @@ def _eml_name(row) -> str:
     return f"{row.created_at:%Y%m%d-%H%M%S}-{row.id:06d}-{row.kind}.eml"
 
 
-def _write_eml(path: Path, mail_message: flask_mail.Message) -> None:
+def _write_eml(path: Path, mail_message: mime.Email) -> None:
     partial = path.with_suffix(".eml.partial")
-    partial.write_bytes(mail_message.as_bytes())
+    partial.write_bytes(mail_message.as_bytes(clock.now()))
     partial.replace(path)  # never a half-written file under the real name
 
 
@@ -442,6 +483,18 @@ class _SMTPConnection(flask_mail.Connection):
         if state.username and state.password:
             host.login(state.username, state.password)
         return host
+
+    def send_email(self, mail_message: mime.Email) -> None:
+        """Send bytes already built, as Flask-Mail's send() would (its MAIL_SUPPRESS_SEND and
+        MAIL_MAX_EMAILS included), without building them again."""
+        if self.host is not None:
+            self.host.sendmail(mail_message.sender, [mail_message.recipient], mail_message.as_bytes(clock.now()))
+        self.num_emails += 1
+        if self.num_emails == self.mail.max_emails:
+            self.num_emails = 0
+            if self.host:
+                self.host.quit()
+                self.host = self.configure_host()
 
 
 def run_worker(poll_seconds: float, log=print) -> None:
