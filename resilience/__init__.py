@@ -159,10 +159,14 @@ def _configure(app: Flask, test_config: dict | None) -> None:
 
 
 def _email_list(value) -> list[str]:
-    """RESILIENCE_ADMIN_EMAILS as "a@x.org, b@y.org" (or a JSON list)."""
+    """RESILIENCE_ADMIN_EMAILS as "a@x.org, b@y.org" (or a JSON list); each address once."""
     if isinstance(value, str):
         value = value.split(",")
-    return [address.strip() for address in value or () if address and address.strip()]
+    addresses = {}
+    for address in value or ():
+        if address and address.strip():
+            addresses.setdefault(address.strip().lower(), address.strip())
+    return list(addresses.values())
 
 
 def _check_retention_settings(app: Flask) -> None:

@@ -107,12 +107,14 @@ def _subject_template(kind: str):
 
 
 def enqueue(kind: str, to: str, dedupe_key: str, *, application: Application | None = None,
-            attachments: list[dict] = (), **context) -> OutboxMessage | None:
+            attachments: list[dict] = (), new_event: bool = False, **context) -> OutboxMessage | None:
     """Add one email to the outbox in the current transaction (the caller commits).
 
-    Returns None when this event was already queued for this recipient.
+    Returns None when this event was already queued for this recipient. new_event=True says
+    the event happened in this very transaction (an application stored a moment ago): nobody
+    can have queued it before, so it is not looked for.
     """
-    if db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+    if not new_event and db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
         return None
     message = OutboxMessage(
         kind=kind,
@@ -124,11 +126,14 @@ def enqueue(kind: str, to: str, dedupe_key: str, *, application: Application | N
         created_at=clock.now(),
         **compose(kind, application=application, **context),
     )
-    try:
-        with db.session.begin_nested():  # a racing duplicate must not undo the caller's change
-            db.session.add(message)
-    except IntegrityError:
-        return None
+    if new_event:
+        db.session.add(message)
+    else:
+        try:
+            with db.session.begin_nested():  # a racing duplicate must not undo the caller's change
+                db.session.add(message)
+        except IntegrityError:
+            return None
     if COLLECTED in db.session.info:
         db.session.info[COLLECTED].append(message)
     return message

@@ -360,3 +360,15 @@ def test_a_double_submit_that_lands_between_the_two_look_ups_still_finds_the_fir
         found = application.id
     [stored] = applications(app)
     assert found == stored.id
+
+
+def test_a_clinician_listed_twice_in_the_settings_is_emailed_once(app_config, tmp_path, monkeypatch):
+    """(Each new application's emails are queued without looking for an earlier copy: one
+    address listed twice would otherwise queue the same email twice.)"""
+    from resilience import create_app
+
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "twice"))
+    site = create_app({**app_config, "ADMIN_EMAILS": "ana@practice.example, Ana@Practice.example ,ben@practice.example"})
+    assert site.config["ADMIN_EMAILS"] == ["ana@practice.example", "ben@practice.example"]
+    with site.app_context():
+        db.engine.dispose()

@@ -83,7 +83,7 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
     db.session.add(application)
     try:
         db.session.flush()
-        notifications.application_received(application)
+        notifications.application_received(application, just_stored=True)
         db.session.commit()
     except IntegrityError:
         # Another request got there first: the same form twice (looked up by the id it was

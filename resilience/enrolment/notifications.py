@@ -15,12 +15,14 @@ from ..status import SEAT_HOLDING, Status
 from . import seats
 
 
-def application_received(application: Application) -> None:
-    """The applicant gets their status link; each clinician, a link to the application."""
+def application_received(application: Application, just_stored: bool = False) -> None:
+    """The applicant gets their status link; each clinician, a link to the application (once:
+    just_stored=True, for an application stored in this very transaction, skips looking for
+    earlier copies, as there can be none)."""
     key = f"application:{application.id}:received:{application.created_at.isoformat()}"
-    outbox.enqueue("received", application.email, key, application=application)
+    outbox.enqueue("received", application.email, key, application=application, new_event=just_stored)
     for admin in current_app.config["ADMIN_EMAILS"]:
-        outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application)
+        outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application, new_event=just_stored)
 
 
 def status_changed(application: Application, previous: Status, **personal) -> bool:
