@@ -236,10 +236,28 @@ class AnswerAgain:
             return start_response(status, headers, exc_info)
 
         body = self.site(environ, remember)
-        rendered_for = environ.get(RENDERED_FOR)
-        if (rendered_for is None or not answered.get("status", "").startswith("200 ")
-                or any(name.lower() == "set-cookie" for name, _ in answered["headers"])):
+        if RENDERED_FOR not in environ:
             return body
+        if answered.get("status", "").startswith("304 "):  # a tab that has the page: keep it for the next poll
+            self._ask_for_whole_answer(asked, environ)
+            return body
+        whole = self._keep(asked, environ[RENDERED_FOR], answered, body)
+        return body if whole is None else [whole]
+
+    def _ask_for_whole_answer(self, asked: tuple, environ) -> None:
+        """The site answered 304 (after a restart, every open tab polls with the ETag it has):
+        ask it again quietly for the whole answer, so the next poll is answered from here."""
+        answered, again = {}, {**environ, "HTTP_IF_NONE_MATCH": ""}
+        body = self.site(again, lambda status, headers, exc_info=None: answered.update(status=status, headers=headers))
+        if (RENDERED_FOR not in again or self._keep(asked, again[RENDERED_FOR], answered, body) is None) and hasattr(
+                body, "close"):
+            body.close()
+
+    def _keep(self, asked: tuple, rendered_for: tuple, answered: dict, body) -> bytes | None:
+        """Keep a whole 200 answer that sets no cookie; its body (None if not kept)."""
+        if (not answered.get("status", "").startswith("200 ")
+                or any(name.lower() == "set-cookie" for name, _ in answered["headers"])):
+            return None
         try:
             whole = b"".join(body)
         finally:
@@ -248,7 +266,7 @@ class AnswerAgain:
         self.answers[asked] = Answer(rendered_for, answered["status"], list(answered["headers"]), whole)
         while len(self.answers) > KEPT:
             self.answers.popitem(last=False)
-        return [whole]
+        return whole
 
 
 # Settings that say nothing a page shows, or that may differ from host to host (where each

@@ -352,3 +352,23 @@ def test_without_the_number_the_site_renders_the_page_itself(app, client, make_c
         db.session.commit()
     again = poll(client, slug)
     assert again.status_code == 200 and seats_line(again) == "6 of 6 seats open"
+
+
+def test_tabs_that_already_have_the_page_cost_nothing_after_a_restart_too(app, app_config, make_cohort, tmp_path,
+                                                                          monkeypatch):
+    """After a restart or a release, every open tab polls with the ETag it has: from its second
+    poll on, they are answered before a request is opened."""
+    slug = make_cohort()
+    etag = poll(app.test_client(), slug).headers["ETag"]
+    monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / "restarted"))
+    restarted = create_app(app_config)
+    opened = []
+    restarted.before_request(lambda: opened.append(1))
+    tab = restarted.test_client()
+    assert poll(tab, slug, etag).status_code == 304
+    before = len(opened)
+    for _ in range(3):
+        assert poll(tab, slug, etag).status_code == 304
+    assert len(opened) == before
+    with restarted.app_context():
+        db.engine.dispose()
