@@ -13,6 +13,7 @@ in this process (and compressed once); its ETag is the same on every host, so a 
 that already has the page gets a 304 without it being rendered or sent again.
 """
 import hashlib
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import wraps
@@ -269,23 +270,27 @@ class AnswerAgain:
         return whole
 
 
-# Settings that say nothing a page shows, or that may differ from host to host (where each
-# keeps its files, its mail relay): left out of the release mark, so hosts share ETags.
-_NOT_SHOWN = {"SECRET_KEY", "DATA_KEY", "SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI", "PROXY_COUNT"}
+# The settings a page can show: those the templates and the public views name (config.X,
+# config["X"]). Only these are in the release mark: the rest (keys, where each host keeps its
+# files) never show, and hosts with the same settings share ETags.
+_READS_SETTINGS = re.compile(r"""config(?:\.|\[["'])([A-Z][A-Z0-9_]+)""")
+
+
+def _shown_settings(root: Path) -> set[str]:
+    sources = [*root.glob("templates/**/*.html"), *root.glob("resilience/public/*.py"),
+               *(root / "resilience" / name for name in ("content.py", "formatting.py"))]
+    return {name for path in sources for name in _READS_SETTINGS.findall(path.read_text())}
 
 
 def _release(root: Path, config) -> str:
-    """A mark of this release's templates, code and settings (the crisis line, the contact
-    address…): a new release, or a restart with other settings, never answers 304 for a page
-    rendered before."""
+    """A mark of this release's templates, code and the settings pages show (the crisis line,
+    the contact address…): a new release, or a restart with other settings, never answers 304
+    for a page rendered before."""
     digest = hashlib.sha256()
     for path in sorted([*root.glob("templates/**/*.html"), *root.glob("resilience/**/*.py")]):
         digest.update(path.read_bytes())
-    for key in sorted(config):
-        value = config[key]
-        if (key not in _NOT_SHOWN and not key.startswith("MAIL_")
-                and isinstance(value, str | int | float | bool | list | tuple | None)):
-            digest.update(f"{key}={value!r};".encode())
+    for name in sorted(_shown_settings(root)):
+        digest.update(f"{name}={config.get(name)!r};".encode())
     return digest.hexdigest()[:16]
 
 

@@ -372,3 +372,21 @@ def test_tabs_that_already_have_the_page_cost_nothing_after_a_restart_too(app, a
     assert len(opened) == before
     with restarted.app_context():
         db.engine.dispose()
+
+
+def test_hosts_set_up_from_the_environment_share_their_etags(tmp_path, monkeypatch):
+    """Each host keeps its own instance folder (RESILIENCE_INSTANCE_PATH): that is no reason
+    for a tab moving between hosts to download the page again."""
+    monkeypatch.setenv("RESILIENCE_SECRET_KEY", "shared secret key")
+    monkeypatch.setenv("RESILIENCE_DATA_KEY", "vYyv6n0yBvUQ4x3UQrj1S2Lk0Xz1mC5Uq8d9q2Jv0mA=")
+    monkeypatch.setenv("RESILIENCE_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'shared.sqlite3'}")
+    marks = []
+    for host in ("host-1", "host-2"):
+        monkeypatch.setenv("RESILIENCE_INSTANCE_PATH", str(tmp_path / host))
+        site = create_app()
+        marks.append(site.extensions["release"])
+        with site.app_context():
+            db.engine.dispose()
+    assert marks[0] == marks[1]
+    monkeypatch.setenv("RESILIENCE_CRISIS_LINE", "Call or text 988")
+    assert create_app().extensions["release"] != marks[0]
