@@ -1,6 +1,6 @@
 """The shape of the program: its three phases and the default plan of ten meetings."""
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKS = 6
@@ -94,13 +94,13 @@ def default_meetings(starts_on: date, zone: str, location: str) -> list[dict]:
     for planned in DEFAULT_PLAN:
         sequence[planned.kind] += 1
         local_start = datetime.combine(starts_on + timedelta(days=planned.day), planned.start, tz)
-        starts_at = local_start.astimezone(timezone.utc)
+        starts_at = local_start.astimezone(UTC)
         meetings.append(
             {
                 "kind": planned.kind,
                 "sequence": sequence[planned.kind],
                 "starts_at": starts_at,
-                "ends_at": (local_start + timedelta(minutes=planned.minutes)).astimezone(timezone.utc),
+                "ends_at": (local_start + timedelta(minutes=planned.minutes)).astimezone(UTC),
                 "location": location if planned.in_person else "Online",
             }
         )

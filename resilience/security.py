@@ -5,7 +5,7 @@ import re
 
 from flask import Flask
 
-CONTENT_SECURITY_POLICY = "; ".join([
+_POLICY = (
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
@@ -14,7 +14,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",
-])
+)
+CONTENT_SECURITY_POLICY = "; ".join(_POLICY)
 
 
 def framable_by(response, origins: list[str]):

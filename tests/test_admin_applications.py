@@ -53,11 +53,11 @@ def test_dashboard_uses_a_fixed_number_of_queries_at_5000_applications(app, admi
             cohort = cohorts[n % 20]
             index = n // 20
             status = "accepted" if index < 6 else statuses[index % len(statuses)]
-            rows.append(dict(cohort_id=cohort.id, token=f"token-{n:06d}-abcdefghijklmnop", first_name=f"P{n}",
-                             last_name="Person", email=f"p{n}@example.org", email_key=f"p{n}@example.org",
-                             phone="555 010 1000", home_area="ME", answers=answers(),
-                             consented_at=NOW, health_consent_at=NOW, status=status, created_at=NOW,
-                             status_changed_at=NOW, accepted_at=NOW if status == "accepted" else None))
+            rows.append({"cohort_id": cohort.id, "token": f"token-{n:06d}-abcdefghijklmnop", "first_name": f"P{n}",
+                         "last_name": "Person", "email": f"p{n}@example.org", "email_key": f"p{n}@example.org",
+                         "phone": "555 010 1000", "home_area": "ME", "answers": answers(),
+                         "consented_at": NOW, "health_consent_at": NOW, "status": status, "created_at": NOW,
+                         "status_changed_at": NOW, "accepted_at": NOW if status == "accepted" else None})
         db.session.execute(sa.insert(Application), rows)
         db.session.commit()
 

@@ -4,15 +4,15 @@ import re
 import pytest
 
 INLINE = [
-    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "an inline <script>"),
-    (re.compile(r"<style\b", re.I), "a <style> block"),
-    (re.compile(r"\sstyle=", re.I), "a style= attribute"),
-    (re.compile(r"\son[a-z]+=", re.I), "an on…= handler"),
-    (re.compile(r"""(src|href)=["'](https?:)?//""", re.I), "something loaded from another site"),
+    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE), "an inline <script>"),
+    (re.compile(r"<style\b", re.IGNORECASE), "a <style> block"),
+    (re.compile(r"\sstyle=", re.IGNORECASE), "a style= attribute"),
+    (re.compile(r"\son[a-z]+=", re.IGNORECASE), "an on…= handler"),
+    (re.compile(r"""(src|href)=["'](https?:)?//""", re.IGNORECASE), "something loaded from another site"),
 ]
 
 
-CODE_SAMPLE = re.compile(r"<code>.*?</code>", re.S)  # text shown to copy (the blog's snippet), not markup
+CODE_SAMPLE = re.compile(r"<code>.*?</code>", re.DOTALL)  # text shown to copy (the blog's snippet), not markup
 
 
 def assert_strict(html: str, url: str):
