@@ -232,7 +232,7 @@ class Application(db.Model):
             sqlite_where=sa.text(IN_PLAY),
             postgresql_where=sa.text(IN_PLAY),
         ),
-        # What the pages filter and sort by (migrations 0014, 0015): seats and waitlists per cohort
+        # What the pages filter and sort by (migration 0014): seats and waitlists per cohort
         # (a waitlist's first in line read straight from the index), the list's filters and orders
         # (admin/forms.py SORTS).
         sa.Index("application_waitlist_line", "cohort_id", "status", "waitlist_rank", "created_at", "id"),
@@ -286,7 +286,7 @@ class ScreeningSlot(db.Model):
 
     # Never reuse a removed slot's id: emails and calendar events are keyed by it.
     __table_args__ = (sa.CheckConstraint(one_of("mode", SCREENING_MODES), name="mode"),
-                      sa.Index("screening_slot_ahead", "held_at", "starts_at"),  # conversations to come (0015)
+                      sa.Index("screening_slot_ahead", "held_at", "starts_at"),  # conversations to come (0014)
                       {"sqlite_autoincrement": True})
 
     @property

@@ -22,7 +22,7 @@ from resilience.models import Application, Meeting, Note, OutboxMessage
 from resilience.status import Status
 
 PREVIOUS_RELEASE = Path(__file__).parent / "previous_release"
-HEAD = "0015"
+HEAD = "0014"
 
 
 def pending_differences(app) -> list:
