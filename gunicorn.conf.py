@@ -12,10 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gunicorn.glogging import Logger
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from resilience.security import redact
 
 
 def _cpus() -> int:
@@ -43,19 +40,8 @@ keepalive = 5  # seconds an idle keep-alive connection from the proxy is held op
 # Workers are not replaced after some number of requests (gunicorn's max_requests): a new one
 # costs about a second of import and set-up, and at 2,000 a busy host replaced one every second.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = "-"  # stdout, in the usual (combined) format, with private links hidden below
+# stdout, in the usual (combined) format; the site hides applicants' private links in it
+# (security.HideStatusTokens, on the gunicorn.access logger, in every worker).
+accesslog = "-"
 errorlog = "-"
 control_socket_disable = True  # no ~/.gunicorn socket, so several instances never clash
-
-
-class HideTokensLogger(Logger):
-    """gunicorn's logger with applicants' private links hidden from the access log:
-    /status/<token> is written /status/[token] and /apply/resume/<key> /apply/resume/[key],
-    in the request line, the path, the referer and every other field."""
-
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {name: redact(value) if isinstance(value, str) else value for name, value in atoms.items()}
-
-
-logger_class = HideTokensLogger

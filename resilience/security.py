@@ -43,7 +43,9 @@ class HideStatusTokens(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):  # gunicorn's access log passes its fields as a dict
-            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+            for name, value in record.args.items():  # (changed in place: it is gunicorn's own kind of dict)
+                if isinstance(value, str):
+                    record.args[name] = redact(value)
         return True
 
 

@@ -57,7 +57,8 @@ def test_bind_and_forwarded_ips_come_from_the_environment(monkeypatch):
 
 
 def logged_line(monkeypatch, tmp_path, path: str, referer: str = "-") -> str:
-    """What the access log says about one GET of this path."""
+    """What gunicorn's access log says about one GET of this path, with the site loaded (as in
+    every worker: the site hides private links in that log)."""
     config = load(monkeypatch)
     config.set("accesslog", str(tmp_path / "access.log"))
     logger = config.logger_class(config)
@@ -74,13 +75,13 @@ def logged_line(monkeypatch, tmp_path, path: str, referer: str = "-") -> str:
     return (tmp_path / "access.log").read_text()
 
 
-def test_access_log_hides_the_status_token(monkeypatch, tmp_path):
+def test_access_log_hides_the_status_token(app, monkeypatch, tmp_path):
     line = logged_line(monkeypatch, tmp_path, f"/status/{TOKEN}")
     assert TOKEN not in line
     assert '"GET /status/[token] HTTP/1.1" 200 1234' in line
 
 
-def test_access_log_hides_a_saved_forms_key_even_in_the_referer(monkeypatch, tmp_path):
+def test_access_log_hides_a_saved_forms_key_even_in_the_referer(app, monkeypatch, tmp_path):
     line = logged_line(monkeypatch, tmp_path, f"/apply/resume/{TOKEN}?step=2",
                        referer=f"https://example.org/status/{TOKEN}")
     assert TOKEN not in line

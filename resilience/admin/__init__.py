@@ -12,28 +12,22 @@
   content       the site's texts the clinicians edit, their versions, and clinicians' photos
   erasure       erasing a person's data on their request, confirmed twice
 """
-import re
 
 import sqlalchemy as sa
-from flask import Blueprint, request
+from flask import Blueprint
 
 from ..extensions import db
+from ..forms import NUMBER, page_number  # noqa: F401  (the panel's modules import them from here)
 from ..models import Admin
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PER_PAGE = 25
-NUMBER = re.compile(r"[0-9]{1,9}")  # ids people type: plain digits, small enough for any database
 
 
 def clinicians() -> list[Admin]:
     """The clinicians who can sign in, by name: whom a slot or an application can be given to."""
     return db.session.scalars(sa.select(Admin).where(Admin.active).order_by(Admin.display_name)).all()
-
-
-def page_number() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if NUMBER.fullmatch(page) and int(page) > 0 else 1
 
 
 from . import (  # noqa: F401  (registers the routes)

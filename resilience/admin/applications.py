@@ -19,7 +19,7 @@ from .screening import slot_forms
 
 @bp.get("/applications")
 def applications():
-    form = ApplicationFilters(enrolment.all_cohorts(with_meetings=False), clinicians())
+    form = ApplicationFilters(enrolment.all_cohorts(), clinicians())
     filters = form.chosen()
     page = db.paginate(_matching(filters).order_by(*SORTS[filters["sort"]][1]), page=page_number(),
                        per_page=PER_PAGE, error_out=False)

@@ -147,7 +147,11 @@ class UpcomingPage:
 
     @property
     def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
+        return _pages(self.total, self.per_page)
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max((total + per_page - 1) // per_page, 1)
 
 
 def upcoming_page(page: int = 1, per_page: int = 10) -> UpcomingPage:
@@ -156,7 +160,7 @@ def upcoming_page(page: int = 1, per_page: int = 10) -> UpcomingPage:
     today_in_utc = clock.now().date()
     edge = _edge_cohorts(today_in_utc)
     total = len(edge) + db.session.scalar(sa.select(sa.func.count()).where(_surely_upcoming(today_in_utc)))
-    page = min(max(page, 1), max((total + per_page - 1) // per_page, 1))
+    page = min(max(page, 1), _pages(total, per_page))
     start = (page - 1) * per_page
     shown = edge[start:start + per_page]
     ids = [c.id for c in shown]
@@ -181,8 +185,9 @@ def all_cohorts_query(with_meetings: bool = True) -> sa.Select:
     return query.options(selectinload(Cohort.meetings)) if with_meetings else query
 
 
-def all_cohorts(with_meetings: bool = True) -> list[Cohort]:
-    return list(db.session.scalars(all_cohorts_query(with_meetings)))
+def all_cohorts() -> list[Cohort]:
+    """Every cohort, the latest first, without their meetings (where only names are needed)."""
+    return list(db.session.scalars(all_cohorts_query(with_meetings=False)))
 
 
 @dataclass(frozen=True)

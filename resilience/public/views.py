@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import calendar, clock, content, enrolment, errors, formatting, htmx, page_cache, program, questions, refusals
 from ..extensions import limiter
+from ..forms import page_number
 from ..status import SEAT_HOLDING, Status
 from . import bp
 from .forms import ApplicationForm, StatusActionForm
@@ -37,9 +38,7 @@ def program_page():
 @page_cache.cached
 def all_cohorts():
     """Every upcoming cohort, a page at a time, each as the program page shows it."""
-    page = request.args.get("page", "1")
-    upcoming = enrolment.upcoming_page(int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1,
-                                       per_page=COHORTS_PER_PAGE)
+    upcoming = enrolment.upcoming_page(page_number(), per_page=COHORTS_PER_PAGE)
     return render_template("public/cohorts.html", upcoming=upcoming, cohorts=upcoming.cohorts,
                            availability=enrolment.availabilities(upcoming.cohorts))
 
