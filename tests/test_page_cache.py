@@ -390,3 +390,11 @@ def test_hosts_set_up_from_the_environment_share_their_etags(tmp_path, monkeypat
     assert marks[0] == marks[1]
     monkeypatch.setenv("RESILIENCE_CRISIS_LINE", "Call or text 988")
     assert create_app().extensions["release"] != marks[0]
+
+
+@pytest.mark.parametrize("headers", [{"If-None-Match": 'W/"unclosed'}, {"If-None-Match": "*, ,,\"\"\x7f"},
+                                     {"Accept-Encoding": "br;q=abc, gzip;q=-1, *;q=2"}, {"HX-Request": "\x00"}])
+def test_odd_headers_on_a_kept_page_never_make_an_error(client, make_cohort, headers):
+    slug = make_cohort()
+    for _ in range(2):  # the site's answer, then the kept one
+        assert client.get(f"/cohorts/{slug}/availability", headers={**HX, **headers}).status_code in (200, 304)
