@@ -1248,6 +1248,10 @@ def test_the_preview_follows_the_typing_then_save_and_restore(page, server, make
     page.get_by_role("button", name="Restore this version (2)").click()
     sync_api.expect(page.locator(".versions")).to_contain_text("Version 4 (shown now), saved by Dr. Ana Reyes")
     sync_api.expect(page.locator(".versions")).to_contain_text("restored from version 2")
+    # Each entry names its version; a list number beside it (counting the disclosure triangles
+    # too, "6. Version 3") would only contradict it.
+    assert page.locator(".versions > li").evaluate_all("items => items.map(i => getComputedStyle(i).listStyleType)") \
+        == ["none"] * 4
     page.goto(server + "/practice")
     sync_api.expect(page.locator("#fees strong")).to_have_text("$2,400")
     assert page.console_errors == []
