@@ -44,9 +44,13 @@ def _changes_what_pages_show(session: Session) -> bool:
     for row in session.dirty:
         if isinstance(row, SHOWN) and session.is_modified(row):
             return True
-        if isinstance(row, Application) and sa.inspect(row).attrs.status.history.has_changes():
-            return True  # seats: taken, given back (the fragment shows seats, not who applied)
+        if isinstance(row, Application) and _moves(sa.inspect(row).attrs):
+            return True  # seats: taken, given back (the fragment shows seats, not who applied); the dashboard's counts
     return False
+
+
+def _moves(attributes) -> bool:
+    return any(attributes[name].history.has_changes() for name in ("status", "cohort_id", "cohort"))
 
 
 def _adds_or_erases_applications(session: Session) -> bool:

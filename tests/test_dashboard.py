@@ -155,3 +155,38 @@ def test_sources_stay_right_as_applications_arrive_and_are_erased(app, admin_cli
     part = glance(dashboard(admin_client), "Spring cohort")
     assert "blog: <strong>1</strong>" in part and "Not known: <strong>1</strong>" in part
     assert first not in app.extensions["referrals"]  # nothing opened of an erased application stays in memory
+
+
+def status_counts(html: str, title: str) -> dict[str, int]:
+    part = glance(html, title)
+    return {label: int(n) for label, n in re.findall(r"<dt>([^<]+)</dt><dd><a [^>]+>(\d+)<", part)}
+
+
+def test_counts_stay_right_as_applications_arrive_change_and_move(app, admin_client, make_cohort, make_application):
+    """The counts are kept in memory between loads until something could change them (the
+    number raised in the same transaction): each change shows on the next load."""
+    spring, summer = make_cohort(title="Spring cohort"), make_cohort(title="Summer cohort")
+    first = make_application(spring)
+    assert status_counts(dashboard(admin_client), "Spring cohort")["Pending review"] == 1
+    second = make_application(spring)
+    assert status_counts(dashboard(admin_client), "Spring cohort")["Pending review"] == 2
+    with app.app_context():
+        db.session.get(Application, first).status = "waitlisted"
+        db.session.commit()
+    counts = status_counts(dashboard(admin_client), "Spring cohort")
+    assert (counts["Pending review"], counts["Waitlisted"]) == (1, 1)
+    with app.app_context():  # one statement for many rows: no flush sees it
+        db.session.execute(sa.update(Application).where(Application.status == "pending").values(status="declined"))
+        db.session.commit()
+    assert status_counts(dashboard(admin_client), "Spring cohort")["Declined"] == 1
+    with app.app_context():
+        summer_id = db.session.scalar(sa.select(Cohort.id).where(Cohort.slug == summer))
+        db.session.get(Application, second).cohort_id = summer_id
+        db.session.commit()
+    html = dashboard(admin_client)
+    assert status_counts(html, "Spring cohort")["Declined"] == 0
+    assert status_counts(html, "Summer cohort")["Declined"] == 1
+    with app.app_context():  # or through the relationship (the column is set only as it is written)
+        db.session.get(Application, second).cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == spring))
+        db.session.commit()
+    assert status_counts(dashboard(admin_client), "Spring cohort")["Declined"] == 1

@@ -4,11 +4,14 @@ Only a clinician's acceptance takes a seat: pending and waitlisted applications 
 count against a cohort's capacity. Each function answers for many cohorts in one query,
 so a page of cohorts costs the same however many there are.
 """
+import functools
+
 import sqlalchemy as sa
+from flask import current_app
 
 from .. import database
 from ..extensions import db
-from ..models import Admin, Application, Cohort
+from ..models import Admin, Application, Cohort, PageVersion
 from ..refusals import RefusedChange
 from ..status import SEAT_HOLDING, Status
 from . import audit
@@ -76,20 +79,29 @@ def waitlists_by_cohort(cohort_ids: list[int], first: int | None = None) -> dict
     (the rest are not read: status_counts_by_cohort says how many wait)."""
     if first is None:
         return _summaries_by_cohort(cohort_ids, (Status.WAITLISTED,), WAITLIST_ORDER)
-    # Those the clinicians ranked come first, then the rest by time of application: each part is
-    # a few entries of the application_waitlist_line index, one statement for all the cohorts.
-    parts = [sa.select(*_SUMMARY_COLUMNS, Application.waitlist_rank)
-             .where(Application.cohort_id == cohort_id, Application.status == Status.WAITLISTED, ranked)
-             .order_by(*WAITLIST_ORDER[1:]).limit(first).subquery()
-             for cohort_id in cohort_ids
-             for ranked in (Application.waitlist_rank.is_not(None), Application.waitlist_rank.is_(None))]
     found = {cohort_id: [] for cohort_id in cohort_ids}
-    if parts:
-        rows = db.session.execute(sa.union_all(*(sa.select(part) for part in parts))).all()
+    if cohort_ids:
+        rows = db.session.execute(_waitlist_heads(len(cohort_ids), first),
+                                  {f"cohort_{n}": cohort_id for n, cohort_id in enumerate(cohort_ids)}).all()
         for row in sorted(rows, key=lambda r: (r.waitlist_rank is None, r.waitlist_rank or 0, r.created_at, r.id)):
             if len(found[row.cohort_id]) < first:
                 found[row.cohort_id].append(row)
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _waitlist_heads(cohorts: int, first: int) -> sa.CompoundSelect:
+    """The first few of each of so many cohorts' waitlists, in one statement (the cohorts are
+    its parameters, cohort_0, cohort_1…). Those the clinicians ranked come first, then the rest
+    by time of application: each part is a few entries of the application_waitlist_line index.
+    Built once for each number of cohorts: building twenty parts took longer than running them."""
+    return sa.union_all(*(
+        sa.select(sa.select(*_SUMMARY_COLUMNS, Application.waitlist_rank)
+                  .where(Application.cohort_id == sa.bindparam(f"cohort_{n}"),
+                         Application.status == Status.WAITLISTED, ranked)
+                  .order_by(*WAITLIST_ORDER[1:]).limit(first).subquery())
+        for n in range(cohorts)
+        for ranked in (Application.waitlist_rank.is_not(None), Application.waitlist_rank.is_(None))))
 
 
 def last_rank(cohort_id: int) -> int:
@@ -114,6 +126,23 @@ def first_in_line(cohort: Cohort):
 
 
 def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[Status, int]]:
+    """How many applications each cohort has in each status.
+
+    Counted in the database, then kept in this process until the page numbers move: every
+    application added or erased, every change of status or cohort raises one of them in its own
+    transaction (page_cache's flush hook), so a reload after nothing changed reads one row,
+    however many applications the cohorts have."""
+    numbers = db.session.execute(sa.select(PageVersion.version, PageVersion.applications)
+                                 .where(PageVersion.id == 1)).one_or_none()
+    kept = current_app.extensions.setdefault("status counts", {})
+    key = (tuple(numbers) if numbers else None, tuple(cohort_ids))
+    if numbers is None or key not in kept:
+        kept.clear()
+        kept[key] = _count_statuses(cohort_ids)
+    return {cohort_id: dict(counts) for cohort_id, counts in kept[key].items()}
+
+
+def _count_statuses(cohort_ids: list[int]) -> dict[int, dict[Status, int]]:
     counts = {cohort_id: dict.fromkeys(Status, 0) for cohort_id in cohort_ids}
     if cohort_ids:
         for cohort_id, status, count in db.session.execute(
