@@ -114,8 +114,30 @@ def enqueue(kind: str, to: str, dedupe_key: str, *, application: Application | N
     the event happened in this very transaction (an application stored a moment ago): nobody
     can have queued it before, so it is not looked for.
     """
-    if not new_event and db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+    if not new_event and _queued(dedupe_key):
         return None
+    return _add(kind, to, dedupe_key, compose(kind, application=application, **context), application,
+                attachments, new_event)
+
+
+def enqueue_for_clinicians(kind: str, dedupe_key: str, *, application: Application | None = None,
+                           new_event: bool = False, **context) -> None:
+    """The same email to each clinician in ADMIN_EMAILS, rendered once (it names no
+    recipient); each copy is its own message, with the address added to the dedupe key."""
+    parts = None
+    for address in current_app.config["ADMIN_EMAILS"]:
+        key = f"{dedupe_key}:{address}"
+        if new_event or not _queued(key):
+            parts = parts or compose(kind, application=application, **context)
+            _add(kind, address, key, parts, application, (), new_event)
+
+
+def _queued(dedupe_key: str) -> bool:
+    return db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)) is not None
+
+
+def _add(kind: str, to: str, dedupe_key: str, parts: dict, application: Application | None, attachments,
+         new_event: bool) -> OutboxMessage | None:
     message = OutboxMessage(
         kind=kind,
         to_address=to,
@@ -124,7 +146,7 @@ def enqueue(kind: str, to: str, dedupe_key: str, *, application: Application | N
         attachments=list(attachments),
         next_attempt_at=clock.now(),
         created_at=clock.now(),
-        **compose(kind, application=application, **context),
+        **parts,
     )
     if new_event:
         db.session.add(message)

@@ -59,11 +59,14 @@ def _adds_or_erases_applications(session: Session) -> bool:
         for row in session.dirty)
 
 
+_RAISES = {name: sa.update(PageVersion).where(PageVersion.id == 1).values({column: column + 1})
+           for name, column in (("version", PageVersion.version), ("applications", PageVersion.applications))}
+
+
 def _raise(session: Session, number: str = "version") -> None:
     """Raise one of the numbers, once per transaction."""
     if not session.info.get(f"raised {number}"):
-        column = getattr(PageVersion, number)
-        session.connection().execute(sa.update(PageVersion).where(PageVersion.id == 1).values({column: column + 1}))
+        session.connection().execute(_RAISES[number])
         session.info[f"raised {number}"] = True
 
 

@@ -208,6 +208,21 @@ def test_double_clicked_submit_stores_one_application(app, client, make_cohort, 
     assert len(applications(app)) == 1
 
 
+def test_a_second_click_after_the_cohort_closed_still_says_the_form_was_sent(app, client, make_cohort, form_data):
+    """The form is no longer valid the second time (its cohort stopped taking applications in
+    between), but it was stored the first time: the person is told so, not shown errors."""
+    slug = make_cohort()
+    data = form_data(slug)
+    assert client.post("/apply", data=data).status_code == 303
+    with app.app_context():
+        enrolment.cohort_by_slug(slug).applications_open = False
+        db.session.commit()
+    again = client.post("/apply", data=data)
+    assert (again.status_code, again.headers.get("Location")) == (303, "/apply/sent")
+    assert client.post("/apply", data={**data, "submission_id": None, "email": "new@example.org"}).status_code == 422
+    assert len(applications(app)) == 1
+
+
 def test_a_sent_form_brought_back_and_sent_for_another_cohort_is_a_second_application(app, client, make_cohort,
                                                                                        form_data):
     """The Back button brings the sent form back, with its id: sent for another cohort, it is

@@ -7,8 +7,6 @@ what they need to say (the application, the cohort); the outbox builds the links
 """
 from datetime import datetime
 
-from flask import current_app
-
 from .. import calendar, clock, outbox
 from ..models import Application, Meeting, ScreeningSlot
 from ..status import SEAT_HOLDING, Status
@@ -21,8 +19,7 @@ def application_received(application: Application, just_stored: bool = False) ->
     earlier copies, as there can be none)."""
     key = f"application:{application.id}:received:{application.created_at.isoformat()}"
     outbox.enqueue("received", application.email, key, application=application, new_event=just_stored)
-    for admin in current_app.config["ADMIN_EMAILS"]:
-        outbox.enqueue("new_application", admin, f"{key}:{admin}", application=application, new_event=just_stored)
+    outbox.enqueue_for_clinicians("new_application", key, application=application, new_event=just_stored)
 
 
 def status_changed(application: Application, previous: Status, **personal) -> bool:
@@ -49,9 +46,8 @@ def status_changed(application: Application, previous: Status, **personal) -> bo
     if lost_seat:
         cohort = application.cohort
         first = seats.first_in_line(cohort)
-        for admin in current_app.config["ADMIN_EMAILS"]:
-            outbox.enqueue("seat_freed", admin, f"{key}:seat:{admin}", cohort=cohort, next_in_line=first,
-                           freed_by=application)
+        outbox.enqueue_for_clinicians("seat_freed", f"{key}:seat", cohort=cohort, next_in_line=first,
+                                      freed_by=application)
     return emailed
 
 
@@ -153,9 +149,7 @@ def missed_meeting(meeting: Meeting, application: Application) -> None:
     """A participant was marked absent: each clinician hears once per person and meeting
     (marking them absent again, or changing the mark, sends nothing more), to reach out."""
     key = f"meeting:{meeting.id}:missed:application:{application.id}"
-    for admin in current_app.config["ADMIN_EMAILS"]:
-        outbox.enqueue("missed_meeting", admin, f"{key}:{admin}", cohort=meeting.cohort, meeting=meeting,
-                       person=application)
+    outbox.enqueue_for_clinicians("missed_meeting", key, cohort=meeting.cohort, meeting=meeting, person=application)
 
 
 # --- A clinician's words (enrolment/messages.py): one email per person, replies to the practice.

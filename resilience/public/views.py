@@ -71,11 +71,7 @@ def apply():
         return _prefill_and_render(ApplicationForm(formdata=MultiDict(draft.fields) if draft else None,
                                                    cohorts=enrolment.open_cohorts()), draft)
     form = ApplicationForm(cohorts=enrolment.open_cohorts(with_meetings=False))  # (the chosen one's are read)
-
-    earlier = enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data)
-    if earlier is not None:  # the same form sent twice: the first one was stored
-        return _sent(form.email.data)
-    if form.validate_on_submit():
+    if form.validate_on_submit():  # (a valid form sent twice is recognised as it is stored)
         try:
             enrolment.submit_application(
                 form.selected_cohort(),
@@ -92,6 +88,8 @@ def apply():
                 return _sent(form.email.data)
         else:
             return _sent(form.email.data)
+    elif enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data):
+        return _sent(form.email.data)  # sent twice, and no longer valid (the cohort closed meanwhile): stored once
     return render_apply(form, status=422)
 
 
