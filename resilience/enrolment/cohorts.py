@@ -1,4 +1,5 @@
 """Cohorts: which take applications, finding one by its slug, creating and changing them."""
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -209,7 +210,20 @@ def dashboard_cohorts() -> DashboardCohorts:
     start and the last FINISHED_ON_DASHBOARD to finish (in the program's time, by their
     meetings, as stage() says). One query (and one for their meetings), however many cohorts
     there have been."""
-    now = clock.now()
+    rows = db.session.execute(_dashboard_statement(), {"now": clock.now()}).all()
+    shown = {"before": 0, "after": 0, "during": 0}
+    total = dict(shown)
+    for _, where_now, of in rows:
+        shown[where_now] += 1
+        total[where_now] = of
+    return DashboardCohorts([cohort for cohort, _, _ in rows], total["before"] - shown["before"],
+                            total["after"] - shown["after"])
+
+
+@functools.cache
+def _dashboard_statement() -> sa.Select:
+    """dashboard_cohorts' one query (built once: building it cost more than running it)."""
+    now = sa.bindparam("now")
     spans = (sa.select(Meeting.cohort_id, sa.func.min(Meeting.starts_at).label("first"),
                        sa.func.max(Meeting.ends_at).label("last"))
              .group_by(Meeting.cohort_id).subquery())
@@ -222,19 +236,11 @@ def dashboard_cohorts() -> DashboardCohorts:
                         .label("latest"),
                         sa.func.count().over(partition_by=where).label("of"))
               .outerjoin(spans, spans.c.cohort_id == Cohort.id).subquery())
-    rows = db.session.execute(
-        sa.select(Cohort, placed.c.stage, placed.c.of).join(placed, placed.c.id == Cohort.id)
-        .where(sa.or_(placed.c.stage == "during",
-                      sa.and_(placed.c.stage == "before", placed.c.soonest <= UPCOMING_ON_DASHBOARD),
-                      sa.and_(placed.c.stage == "after", placed.c.latest <= FINISHED_ON_DASHBOARD)))
-        .options(selectinload(Cohort.meetings)).order_by(Cohort.starts_on.desc(), Cohort.id)).all()
-    shown = {"before": 0, "after": 0, "during": 0}
-    total = dict(shown)
-    for _, where_now, of in rows:
-        shown[where_now] += 1
-        total[where_now] = of
-    return DashboardCohorts([cohort for cohort, _, _ in rows], total["before"] - shown["before"],
-                            total["after"] - shown["after"])
+    return (sa.select(Cohort, placed.c.stage, placed.c.of).join(placed, placed.c.id == Cohort.id)
+            .where(sa.or_(placed.c.stage == "during",
+                          sa.and_(placed.c.stage == "before", placed.c.soonest <= UPCOMING_ON_DASHBOARD),
+                          sa.and_(placed.c.stage == "after", placed.c.latest <= FINISHED_ON_DASHBOARD)))
+            .options(selectinload(Cohort.meetings)).order_by(Cohort.starts_on.desc(), Cohort.id))
 
 
 def save_cohort(cohort: Cohort | None, fields: dict, admin: Admin) -> Cohort:
