@@ -80,8 +80,8 @@ def _before_flush(session, flush_context, instances):
 
 @sa.event.listens_for(Session, "do_orm_execute")
 def _bulk_changes(state):
-    """UPDATE and DELETE statements on those tables (no flush sees them)."""
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None and (
+    """INSERT, UPDATE and DELETE statements on those tables (no flush sees them)."""
+    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None and (
             state.bind_mapper.class_ in (*SHOWN, Application)):
         _raise(state.session)
         if state.bind_mapper.class_ is Application:

@@ -104,9 +104,9 @@ def test_a_change_rolled_back_leaves_the_number_as_it_was(app, make_cohort):
         assert page_cache.current_version() == before
 
 
-@pytest.mark.parametrize("change", ["update cohorts", "update seats", "delete meetings"])
+@pytest.mark.parametrize("change", ["update cohorts", "update seats", "delete meetings", "insert seats"])
 def test_a_change_made_in_one_statement_raises_the_number_too(app, client, make_cohort, make_application, change):
-    """UPDATE and DELETE statements (no rows loaded, no flush) are followed as well."""
+    """INSERT, UPDATE and DELETE statements (no rows loaded, no flush) are followed as well."""
     slug = make_cohort()
     application_id = make_application(slug)
     first = poll(client, slug)
@@ -115,6 +115,11 @@ def test_a_change_made_in_one_statement_raises_the_number_too(app, client, make_
             "update cohorts": sa.update(Cohort).where(Cohort.slug == slug).values(capacity=5),
             "update seats": sa.update(Application).where(Application.id == application_id).values(status="enrolled"),
             "delete meetings": sa.delete(Meeting).where(Meeting.sequence == 10),
+            "insert seats": sa.insert(Application).values(
+                cohort_id=sa.select(Cohort.id).where(Cohort.slug == slug).scalar_subquery(), token="t" * 43,
+                first_name="Ola", last_name="Berg", email="ola@example.org", email_key="ola@example.org",
+                phone="555 010 1000", home_area="Portland, ME", answers={}, consented_at=NOW,
+                health_consent_at=NOW, status="enrolled", created_at=NOW, status_changed_at=NOW, accepted_at=NOW),
         }[change]
         db.session.execute(statement, execution_options={"synchronize_session": False})
         db.session.commit()
