@@ -52,4 +52,5 @@ def post_worker_init(worker):
     about 140,000) are frozen out of the garbage collector's sight. Each full collection walked
     them all: some 60 ms, every few dozen dashboard loads, the slowest answers of all."""
     import gc
+    gc.collect()  # what start-up left behind goes first, rather than being kept for good
     gc.freeze()

@@ -90,7 +90,9 @@ def _bulk_changes(state):
 
 @sa.event.listens_for(Session, "after_transaction_end")
 def _transaction_ended(session, transaction):
-    if transaction.parent is None:
+    # Savepoints too: one rolled back takes its raise with it, so the next change raises again
+    # (after one released, the number is raised twice: no harm). Not each flush's own inner one.
+    if transaction.parent is None or transaction.nested:
         session.info.pop("raised version", None)
         session.info.pop("raised applications", None)
 

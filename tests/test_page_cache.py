@@ -104,6 +104,22 @@ def test_a_change_rolled_back_leaves_the_number_as_it_was(app, make_cohort):
         assert page_cache.current_version() == before
 
 
+def test_a_change_after_a_savepoint_rolled_back_still_raises_the_number(app, client, make_cohort, make_application):
+    """A savepoint that raised the number and was rolled back took the raise with it: a later
+    change in the same transaction raises it again, so the seat it takes shows."""
+    slug = make_cohort()
+    application_id = make_application(slug)
+    first = poll(client, slug)
+    with app.app_context():
+        savepoint = db.session.begin_nested()
+        db.session.get(Application, application_id).status = "declined"
+        db.session.flush()
+        savepoint.rollback()
+        db.session.get(Application, application_id).status = "enrolled"
+        db.session.commit()
+    assert poll(client, slug, first.headers["ETag"]).status_code == 200
+
+
 @pytest.mark.parametrize("change", ["update cohorts", "update seats", "delete meetings", "insert seats"])
 def test_a_change_made_in_one_statement_raises_the_number_too(app, client, make_cohort, make_application, change):
     """INSERT, UPDATE and DELETE statements (no rows loaded, no flush) are followed as well."""

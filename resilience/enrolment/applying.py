@@ -128,12 +128,14 @@ def sources_by_cohort(cohort_ids: list[int]) -> dict[int, list[tuple[str | None,
     and the counts are kept until an application is added or erased (a number raised in the
     same transaction), so the dashboard costs one small query until then."""
     number = db.session.scalar(sa.select(PageVersion.applications).where(PageVersion.id == 1))
-    counted = current_app.extensions.setdefault("sources", {})
+    kept = current_app.extensions.setdefault("sources", {})
     key = (number, tuple(cohort_ids))
-    if number is None or key not in counted:
-        counted.clear()
-        counted[key] = _count_sources(cohort_ids)
-    return counted[key]
+    counted = kept.get(key) if number is not None else None  # (another thread may empty it meanwhile)
+    if counted is None:
+        counted = _count_sources(cohort_ids)
+        kept.clear()
+        kept[key] = counted
+    return counted
 
 
 def _count_sources(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, int]]]:

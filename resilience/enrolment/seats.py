@@ -136,10 +136,12 @@ def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[Status, int
                                  .where(PageVersion.id == 1)).one_or_none()
     kept = current_app.extensions.setdefault("status counts", {})
     key = (tuple(numbers) if numbers else None, tuple(cohort_ids))
-    if numbers is None or key not in kept:
+    counted = kept.get(key) if numbers is not None else None  # (another thread may empty it meanwhile)
+    if counted is None:
+        counted = _count_statuses(cohort_ids)
         kept.clear()
-        kept[key] = _count_statuses(cohort_ids)
-    return {cohort_id: dict(counts) for cohort_id, counts in kept[key].items()}
+        kept[key] = counted
+    return {cohort_id: dict(counts) for cohort_id, counts in counted.items()}
 
 
 def _count_statuses(cohort_ids: list[int]) -> dict[int, dict[Status, int]]:
