@@ -4,6 +4,7 @@ order and where applicants came from; the clock moved as the weeks pass."""
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from conftest import NOW, answers, sign_in
 
@@ -190,3 +191,29 @@ def test_counts_stay_right_as_applications_arrive_change_and_move(app, admin_cli
         db.session.get(Application, second).cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == spring))
         db.session.commit()
     assert status_counts(dashboard(admin_client), "Spring cohort")["Declined"] == 1
+
+
+class EmptiedMeanwhile(dict):
+    """What another thread (the development server's) does to the counts kept in memory: it
+    empties them just after this request found its own there."""
+
+    def __contains__(self, key):
+        found = super().__contains__(key)
+        self.clear()
+        return found
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        self.clear()
+        return value
+
+
+@pytest.mark.parametrize("kept", ["status counts", "sources"])
+def test_counts_emptied_by_another_thread_meanwhile_still_show(app, admin_client, make_cohort, make_application,
+                                                                kept):
+    slug = make_cohort(title="Spring cohort")
+    make_application(slug, answers=answers(referral="blog"))
+    dashboard(admin_client)
+    app.extensions[kept] = EmptiedMeanwhile(app.extensions[kept])
+    html = dashboard(admin_client)
+    assert status_counts(html, "Spring cohort")["Pending review"] == 1 and "blog: <strong>1</strong>" in html
