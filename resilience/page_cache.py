@@ -97,6 +97,24 @@ def _transaction_ended(session, transaction):
         session.info.pop("raised applications", None)
 
 
+def kept_until_changed(name: str, numbers: tuple[str, ...], key, work):
+    """work()'s result, kept in this process (under name, one at a time) until one of these
+    numbers moves: the flush hooks above raise them in the very transaction of each change
+    they follow, so what is kept is never stale. Costs one small query while nothing changed."""
+    row = db.session.execute(sa.select(*(getattr(PageVersion, number) for number in numbers))
+                             .where(PageVersion.id == 1)).one_or_none()
+    if row is None:
+        return work()
+    kept = current_app.extensions.setdefault(name, {})
+    full_key = (tuple(row), key)
+    found = kept.get(full_key)  # (once: another thread may empty the dict meanwhile)
+    if found is None:
+        found = work()
+        kept.clear()
+        kept[full_key] = found
+    return found
+
+
 def current_version() -> int | None:
     # (plain SQL on the session's connection: asked on every poll, it skips the ORM's work)
     return db.session.connection().exec_driver_sql("SELECT version FROM page_version WHERE id = 1").scalar()

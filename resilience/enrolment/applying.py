@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from .. import clock, database
+from .. import clock, database, page_cache
 from ..extensions import db
-from ..models import IN_PLAY, Application, Cohort, PageVersion
+from ..models import IN_PLAY, Application, Cohort
 from ..refusals import ApplicationRefused
 from ..status import Status
 from . import notifications
@@ -127,15 +127,8 @@ def sources_by_cohort(cohort_ids: list[int]) -> dict[int, list[tuple[str | None,
     dropped once erased or no longer shown),
     and the counts are kept until an application is added or erased (a number raised in the
     same transaction), so the dashboard costs one small query until then."""
-    number = db.session.scalar(sa.select(PageVersion.applications).where(PageVersion.id == 1))
-    kept = current_app.extensions.setdefault("sources", {})
-    key = (number, tuple(cohort_ids))
-    counted = kept.get(key) if number is not None else None  # (another thread may empty it meanwhile)
-    if counted is None:
-        counted = _count_sources(cohort_ids)
-        kept.clear()
-        kept[key] = counted
-    return counted
+    return page_cache.kept_until_changed("sources", ("applications",), tuple(cohort_ids),
+                                         lambda: _count_sources(cohort_ids))
 
 
 def _count_sources(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, int]]]:

@@ -7,11 +7,10 @@ so a page of cohorts costs the same however many there are.
 import functools
 
 import sqlalchemy as sa
-from flask import current_app
 
-from .. import database
+from .. import database, page_cache
 from ..extensions import db
-from ..models import Admin, Application, Cohort, PageVersion
+from ..models import Admin, Application, Cohort
 from ..refusals import RefusedChange
 from ..status import SEAT_HOLDING, Status
 from . import audit
@@ -132,15 +131,8 @@ def status_counts_by_cohort(cohort_ids: list[int]) -> dict[int, dict[Status, int
     application added or erased, every change of status or cohort raises one of them in its own
     transaction (page_cache's flush hook), so a reload after nothing changed reads one row,
     however many applications the cohorts have."""
-    numbers = db.session.execute(sa.select(PageVersion.version, PageVersion.applications)
-                                 .where(PageVersion.id == 1)).one_or_none()
-    kept = current_app.extensions.setdefault("status counts", {})
-    key = (tuple(numbers) if numbers else None, tuple(cohort_ids))
-    counted = kept.get(key) if numbers is not None else None  # (another thread may empty it meanwhile)
-    if counted is None:
-        counted = _count_statuses(cohort_ids)
-        kept.clear()
-        kept[key] = counted
+    counted = page_cache.kept_until_changed("status counts", ("version", "applications"), tuple(cohort_ids),
+                                            lambda: _count_statuses(cohort_ids))
     return {cohort_id: dict(counts) for cohort_id, counts in counted.items()}
 
 
