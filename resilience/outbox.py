@@ -288,6 +288,9 @@ class _Batch:
     claim_id: str
     report: DeliveryReport
     pending: list[int]  # still to send, in order
+    # The batch's own connection for its short write transactions: Core statements, run without
+    # the ORM session, whose bookkeeping around each one cost more than the statements did.
+    writer: sa.Connection
     # Whether a message still to send was found still ours, by the transaction that recorded the
     # one before it (see _finish): the read that must come before each send, at no extra cost.
     checked: dict[int, bool] = field(default_factory=dict)
@@ -314,22 +317,24 @@ def _deliver(claim_id: str, ids: list[int]) -> DeliveryReport:
             outgoing.append((row.id, error, None))
     lease_until = min((row.locked_until for row in rows), default=None)
     db.session.commit()  # hold no transaction open while talking to the mail server
-    batch = _Batch(claim_id, DeliveryReport(), [message_id for message_id, _, _ in outgoing])
-    try:
-        with _transport() as send:
-            for message_id, mail_message, eml_name in outgoing:
-                if lease_until is not None and clock.now() >= lease_until - CLAIM_LEASE + RENEW_AFTER:
-                    lease_until = _renew(batch.pending, claim_id)
-                batch.pending.remove(message_id)
-                ours = batch.checked.pop(message_id, None)
-                if isinstance(mail_message, Exception):
-                    _finish(message_id, batch, mail_message, permanent=True)
-                elif ours or (ours is None and _still_ours(message_id, claim_id)):
-                    _send_one(send, message_id, batch, mail_message, eml_name)
-    except (smtplib.SMTPException, OSError) as error:  # no connection, or it broke
-        unsent, batch.pending = batch.pending, []
-        for message_id in unsent:
-            _finish(message_id, batch, error)
+    with db.engine.connect() as writer:
+        batch = _Batch(claim_id, DeliveryReport(), [message_id for message_id, _, _ in outgoing],
+                       writer.execution_options(sqlite_begin="BEGIN IMMEDIATE"))
+        try:
+            with _transport() as send:
+                for message_id, mail_message, eml_name in outgoing:
+                    if lease_until is not None and clock.now() >= lease_until - CLAIM_LEASE + RENEW_AFTER:
+                        lease_until = _renew(batch)
+                    batch.pending.remove(message_id)
+                    ours = batch.checked.pop(message_id, None)
+                    if isinstance(mail_message, Exception):
+                        _finish(message_id, batch, mail_message, permanent=True)
+                    elif ours or (ours is None and _still_ours(message_id, claim_id)):
+                        _send_one(send, message_id, batch, mail_message, eml_name)
+        except (smtplib.SMTPException, OSError) as error:  # no connection, or it broke
+            unsent, batch.pending = batch.pending, []
+            for message_id in unsent:
+                _finish(message_id, batch, error)
     return batch.report
 
 
@@ -353,24 +358,15 @@ def _send_one(send, message_id, batch, mail_message, eml_name) -> None:
         _finish(message_id, batch)
 
 
-def _ours(message_id: int, claim_id: str):
-    return sa.and_(OutboxMessage.id == message_id, OutboxMessage.claimed_by == claim_id,
-                   OutboxMessage.status == OutboxStatus.SENDING)
-
-
-# The two statements run for every message sent, built once (building them each time cost more
+# The statements run for every message sent, built once (building them each time cost more
 # than running them): parameters message_id, claim_id (and sent_at_now).
-_columns = OutboxMessage.__table__.c
-_IS_OURS = sa.and_(_columns.id == sa.bindparam("message_id"), _columns.claimed_by == sa.bindparam("claim_id"),
-                   _columns.status == OutboxStatus.SENDING)
-_SELECT_IF_OURS = sa.select(_columns.id).where(_IS_OURS)
-_RECORD_SENT = sa.update(OutboxMessage.__table__).where(_IS_OURS).values(
-    status=OutboxStatus.SENT, sent_at=sa.bindparam("sent_at_now", type_=_columns.sent_at.type), last_error=None,
+_table = OutboxMessage.__table__
+_IS_OURS = sa.and_(_table.c.id == sa.bindparam("message_id"), _table.c.claimed_by == sa.bindparam("claim_id"),
+                   _table.c.status == OutboxStatus.SENDING)
+_SELECT_IF_OURS = sa.select(_table.c.id).where(_IS_OURS)
+_RECORD_SENT = sa.update(_table).where(_IS_OURS).values(
+    status=OutboxStatus.SENT, sent_at=sa.bindparam("sent_at_now", type_=_table.c.sent_at.type), last_error=None,
     locked_until=None, claimed_by=None)
-
-
-def _is_ours(message_id: int, claim_id: str) -> bool:
-    return db.session.execute(_SELECT_IF_OURS, {"message_id": message_id, "claim_id": claim_id}).first() is not None
 
 
 def _still_ours(message_id: int, claim_id: str) -> bool:
@@ -378,23 +374,21 @@ def _still_ours(message_id: int, claim_id: str) -> bool:
 
     A read, not a write: the batch's lease (see _renew) keeps other workers off it.
     """
-    ours = _is_ours(message_id, claim_id)
+    ours = db.session.execute(_SELECT_IF_OURS, {"message_id": message_id, "claim_id": claim_id}).first()
     db.session.commit()  # end the read before talking to the mail server
-    return ours
+    return ours is not None
 
 
-def _renew(message_ids: list[int], claim_id: str):
+def _renew(batch: _Batch):
     """Extend this worker's claim on the batch's messages still to send; the new lease end."""
     lease_until = clock.now() + CLAIM_LEASE
-    if message_ids:
-        database.begin_write()
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.claimed_by == claim_id,
-                   OutboxMessage.status == OutboxStatus.SENDING)
-            .values(locked_until=lease_until),
-            execution_options={"synchronize_session": False})
-        db.session.commit()
+    if batch.pending:
+        with batch.writer.begin():
+            batch.writer.execute(
+                sa.update(_table)
+                .where(_table.c.id.in_(batch.pending), _table.c.claimed_by == batch.claim_id,
+                       _table.c.status == OutboxStatus.SENDING)
+                .values(locked_until=lease_until))
     return lease_until
 
 
@@ -402,40 +396,41 @@ def _finish(message_id: int, batch: _Batch, error: Exception | None = None, perm
     """Record one message's outcome at once, in its own short write transaction, only if the
     message is still this claim's (not erased meanwhile, nor taken over by another worker).
     The same transaction checks that the batch's next message is still ours (see _Batch.checked)."""
-    claim_id, report = batch.claim_id, batch.report
-    database.begin_write()
-    if error is None:
-        recorded = db.session.execute(
-            _RECORD_SENT, {"message_id": message_id, "claim_id": claim_id, "sent_at_now": clock.now()}).rowcount
+    ours = {"message_id": message_id, "claim_id": batch.claim_id}
+    with batch.writer.begin():
+        if error is None:
+            recorded = batch.writer.execute(_RECORD_SENT, {**ours, "sent_at_now": clock.now()}).rowcount
+        else:
+            recorded = _record_failure(batch, ours, error, permanent)
         _check_next(batch)
-        db.session.commit()
-        if recorded:
-            report.sent += 1
-        else:
-            current_app.logger.info("Outbox message %s was sent, but erased or taken over meanwhile", message_id)
-        return
-    attempts = db.session.scalar(sa.select(OutboxMessage.attempts).where(_ours(message_id, claim_id))
-                                 .with_for_update())
-    if attempts is not None:  # else another worker took it over (or its person's data was erased meanwhile)
-        values = {"locked_until": None, "claimed_by": None,
-                  "last_error": f"{type(error).__name__}: {error}"[:1000]}
-        if permanent or attempts >= MAX_ATTEMPTS:
-            values["status"] = OutboxStatus.FAILED
-            report.failed += 1
-            current_app.logger.error("Outbox message %s gave up after %s attempts", message_id, attempts)
-        else:
-            values.update(status=OutboxStatus.QUEUED, next_attempt_at=clock.now() + retry_delay(attempts))
-            report.retrying += 1
-        db.session.execute(sa.update(OutboxMessage).where(_ours(message_id, claim_id)).values(**values),
-                           execution_options={"synchronize_session": False})
-    _check_next(batch)
-    db.session.commit()
+    if error is None and recorded:
+        batch.report.sent += 1
+    elif error is None:
+        current_app.logger.info("Outbox message %s was sent, but erased or taken over meanwhile", message_id)
+
+
+def _record_failure(batch: _Batch, ours: dict, error: Exception, permanent: bool) -> bool:
+    """Queue the message again after its back-off, or fail it for good; False if it is no longer ours."""
+    attempts = batch.writer.scalar(sa.select(_table.c.attempts).where(_IS_OURS).with_for_update(), ours)
+    if attempts is None:  # another worker took it over (or its person's data was erased meanwhile)
+        return False
+    values = {"locked_until": None, "claimed_by": None, "last_error": f"{type(error).__name__}: {error}"[:1000]}
+    if permanent or attempts >= MAX_ATTEMPTS:
+        values["status"] = OutboxStatus.FAILED
+        batch.report.failed += 1
+        current_app.logger.error("Outbox message %s gave up after %s attempts", ours["message_id"], attempts)
+    else:
+        values.update(status=OutboxStatus.QUEUED, next_attempt_at=clock.now() + retry_delay(attempts))
+        batch.report.retrying += 1
+    batch.writer.execute(sa.update(_table).where(_IS_OURS).values(**values), ours)
+    return True
 
 
 def _check_next(batch: _Batch) -> None:
     if batch.pending:
         next_id = batch.pending[0]
-        batch.checked[next_id] = _is_ours(next_id, batch.claim_id)
+        ours = batch.writer.execute(_SELECT_IF_OURS, {"message_id": next_id, "claim_id": batch.claim_id}).first()
+        batch.checked[next_id] = ours is not None
 
 
 def retry_failed() -> int:
