@@ -331,6 +331,20 @@ def test_a_duplicate_submission_sends_the_real_owner_their_status_link(app, clie
     assert len(applications(app)) == 1
 
 
+def test_a_form_sent_without_its_id_by_someone_already_applying_still_sends_them_their_link(
+        app, client, make_cohort, make_application, form_data):
+    """An application stored without a form id (brought back with the Back button) is not
+    mistaken for this form, sent without one: its owner is emailed their status link."""
+    slug = make_cohort()
+    first = make_application(slug, email="alex@example.org", submission_id=None)
+    response = client.post("/apply", data={**form_data(slug, email="alex@example.org"), "submission_id": ""})
+    assert response.status_code == 303 and response.headers["Location"] == "/apply/sent"
+    with app.app_context():
+        [reminder] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "status_link")).all()
+        assert reminder.application_id == first
+    assert len(applications(app)) == 1
+
+
 def test_back_button_resubmission_with_a_changed_cohort_is_a_new_application(app, client, make_cohort, form_data):
     first, second = make_cohort(), make_cohort()
     data = form_data(first)

@@ -28,13 +28,16 @@ def plan(app, call) -> str:
         return " / ".join(row[-1] for row in rows)
 
 
-def test_finding_someones_application_in_play_uses_the_one_per_person_index(app, make_cohort):
+def test_an_application_sent_looks_up_its_form_and_its_person_each_in_its_own_index(app, make_cohort):
+    """Whether this very form was stored already, and whether this person has an application
+    in play for this cohort: one statement, each half answered from its index."""
     slug = make_cohort()
 
     def find():
-        applying.active_application(enrolment.cohort_by_slug(slug), "alex@example.org")
+        applying.stored_before("f" * 32, enrolment.cohort_by_slug(slug), "alex@example.org")
 
-    assert "one_active_application_per_email" in plan(app, find)
+    found = plan(app, find)
+    assert "one_active_application_per_email" in found and "(submission_id=?)" in found and "SCAN" not in found
 
 
 def test_the_first_few_in_each_waitlist_are_read_from_an_index_not_sorted(app, make_cohort):

@@ -29,13 +29,26 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
-def active_application(cohort: Cohort, email: str) -> Application | None:
-    """The application still in play for this person and cohort, if any (looked up in the
-    index made for it, however many applications there are)."""
-    return db.session.scalar(
-        sa.select(Application)
-        .where(Application.cohort_id == cohort.id, Application.email_key == email_key(email), sa.text(IN_PLAY))
-    )
+def _in_play_for(cohort: Cohort, email: str):
+    """Still in play for this person and cohort: answered from the index made for it (see IN_PLAY)."""
+    return sa.and_(Application.cohort_id == cohort.id, Application.email_key == email_key(email), sa.text(IN_PLAY))
+
+
+def stored_before(submission_id: str | None, cohort: Cohort, email: str) -> tuple[Application | None,
+                                                                                Application | None]:
+    """In one query, each from its own index: (the application this form's id was stored with,
+    the application still in play for this person and cohort), either None when there is none."""
+    in_play = _in_play_for(cohort, email)
+    looked_up = submission_id if TOKEN.fullmatch(submission_id or "") else None
+    sent_before = Application.submission_id == looked_up if looked_up else sa.false()
+    earlier = existing = None
+    for application, is_in_play in db.session.execute(
+            sa.select(Application, in_play.label("in_play")).where(sa.or_(sent_before, in_play))):
+        if looked_up and application.submission_id == looked_up:
+            earlier = application
+        if is_in_play:
+            existing = application
+    return earlier, existing
 
 
 def check_can_apply(cohort: Cohort) -> None:
@@ -57,13 +70,12 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
     ApplicationRefused and stores no application.
     """
     database.begin_write()
-    earlier = _by_submission(submission_id)
+    earlier, existing = stored_before(submission_id, cohort, fields["email"])
     if _repeats(earlier, cohort, fields["email"]):
         db.session.rollback()
         return earlier, False
     with database.rollback_on(ApplicationRefused):  # releases the write lock
         check_can_apply(cohort)
-    existing = active_application(cohort, fields["email"])
     if existing is not None and submission_id and existing.submission_id == submission_id:
         db.session.rollback()  # this very form, whose first copy was stored a moment ago
         return existing, False
