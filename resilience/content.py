@@ -307,10 +307,12 @@ def fingerprint(words: str) -> str:
 def current() -> Texts:
     """Every current text, in one query; kept for the rest of the request."""
     if "site_texts" not in g:
-        newest = sa.select(sa.func.max(SiteText.id)).group_by(SiteText.key)
-        rows = db.session.scalars(sa.select(SiteText).where(SiteText.id.in_(newest))).all()
+        rows = db.session.scalars(_CURRENT).all()
         g.site_texts = Texts({row.key: row for row in rows})
     return g.site_texts
+
+
+_CURRENT = sa.select(SiteText).where(SiteText.id.in_(sa.select(sa.func.max(SiteText.id)).group_by(SiteText.key)))
 
 
 def versions(key: str) -> list[SiteText]:

@@ -65,11 +65,15 @@ def test_the_only_open_cohort_is_beside_the_form_straight_away(client, make_coho
 
 
 def test_a_form_with_something_to_fix_keeps_its_cohort_beside_it(client, make_cohort, form_data):
-    make_cohort(title="Winter cohort")
+    winter = make_cohort(title="Winter cohort")
     slug = make_cohort(title="Spring cohort")
     response = client.post("/apply", data=form_data(slug, email="not an address"))
     assert response.status_code == 422
-    assert "Spring cohort" in facts(response.get_data(as_text=True))
+    html = response.get_data(as_text=True)
+    assert "Spring cohort" in facts(html)
+    # (the POST reads only the chosen cohort to check it; the form shown again offers every open one)
+    offered = re.findall(r'<input([^>]*) name="cohort" required type="radio" value="([^"]+)"', html)
+    assert [(value, "checked" in attributes) for attributes, value in offered] == [(winter, False), (slug, True)]
 
 
 def test_a_full_cohort_beside_the_form_says_the_application_joins_the_waitlist(client, make_cohort, make_application):

@@ -29,24 +29,25 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
-def _in_play_for(cohort: Cohort, email: str):
-    """Still in play for this person and cohort: answered from the index made for it (see IN_PLAY)."""
-    return sa.and_(Application.cohort_id == cohort.id, Application.email_key == email_key(email), sa.text(IN_PLAY))
+# Still in play for this person and cohort (answered from the index made for it, see IN_PLAY),
+# or stored from this very form: built once, with the values as parameters.
+_IN_PLAY_FOR = sa.and_(Application.cohort_id == sa.bindparam("cohort_id"),
+                       Application.email_key == sa.bindparam("email_key"), sa.text(IN_PLAY))
+_STORED_BEFORE = sa.select(Application, _IN_PLAY_FOR.label("in_play")).where(
+    sa.or_(Application.submission_id == sa.bindparam("submission_id"), _IN_PLAY_FOR))
 
 
 def stored_before(submission_id: str | None, cohort: Cohort, email: str) -> tuple[Application | None,
                                                                                 Application | None]:
     """In one query, each from its own index: (the application this form's id was stored with,
     the application still in play for this person and cohort), either None when there is none."""
-    in_play = _in_play_for(cohort, email)
-    looked_up = submission_id if TOKEN.fullmatch(submission_id or "") else None
-    sent_before = Application.submission_id == looked_up if looked_up else sa.false()
+    looked_up = submission_id if TOKEN.fullmatch(submission_id or "") else None  # (None matches no row)
     earlier = existing = None
-    for application, is_in_play in db.session.execute(
-            sa.select(Application, in_play.label("in_play")).where(sa.or_(sent_before, in_play))):
+    for application, in_play in db.session.execute(
+            _STORED_BEFORE, {"submission_id": looked_up, "cohort_id": cohort.id, "email_key": email_key(email)}):
         if looked_up and application.submission_id == looked_up:
             earlier = application
-        if is_in_play:
+        if in_play:
             existing = application
     return earlier, existing
 

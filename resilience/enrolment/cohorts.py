@@ -108,7 +108,10 @@ def availabilities(cohorts: list[Cohort]) -> dict[int, Availability]:
 def cohort_by_slug(slug: str | None) -> Cohort | None:
     if not slug or not SLUG.fullmatch(slug):
         return None
-    return db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
+    return db.session.scalar(_BY_SLUG, {"slug": slug})
+
+
+_BY_SLUG = sa.select(Cohort).where(Cohort.slug == sa.bindparam("slug"))  # (built once: asked on every form sent)
 
 
 def _surely_upcoming(today_in_utc: date):

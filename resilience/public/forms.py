@@ -97,14 +97,19 @@ class ApplicationForm(SiteForm):
 
     def __init__(self, *args, cohorts: list[Cohort] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.open_cohorts = {c.slug: c for c in cohorts}
-        self.cohort.choices = [SelectChoice(c.slug, c.title) for c in cohorts]
+        self.offer(cohorts)
+        self._looked_up: dict[str, Cohort | None] = {}
         texts = content.current()
         self.marks = {}
         for name in content.AGREEMENTS:
             self[name].label.text = texts.line(f"agreement.{name}")
             self.marks[name] = content.fingerprint(self[name].label.text)
         self.agreement_words.data = self.agreement_words.data or " ".join(self.marks.values())
+
+    def offer(self, cohorts: list[Cohort]) -> None:
+        """The cohorts the form lists to choose from: those open now."""
+        self.open_cohorts = {c.slug: c for c in cohorts}
+        self.cohort.choices = [SelectChoice(c.slug, c.title) for c in cohorts]
 
     def changed_agreements(self) -> list[str]:
         """The agreements whose words are not the ones the form showed (when it says which it showed)."""
@@ -123,9 +128,14 @@ class ApplicationForm(SiteForm):
         return valid and not changed
 
     def selected_cohort(self) -> Cohort | None:
-        return self.open_cohorts.get(self.cohort.data) or (
-            enrolment.cohort_by_slug(self.cohort.data) if isinstance(self.cohort.data, str) else None
-        )
+        """The cohort chosen, whether or not it takes applications (read once, by its slug, when
+        the form does not list it)."""
+        slug = self.cohort.data
+        if slug in self.open_cohorts or not isinstance(slug, str):
+            return self.open_cohorts.get(slug)
+        if slug not in self._looked_up:
+            self._looked_up[slug] = enrolment.cohort_by_slug(slug)
+        return self._looked_up[slug]
 
     def validate_cohort(self, field):
         cohort = self.selected_cohort()

@@ -70,7 +70,7 @@ def apply():
         draft = enrolment.open_draft(session.get(DRAFT_KEY))
         return _prefill_and_render(ApplicationForm(formdata=MultiDict(draft.fields) if draft else None,
                                                    cohorts=enrolment.open_cohorts()), draft)
-    form = ApplicationForm(cohorts=enrolment.open_cohorts(with_meetings=False))  # (the chosen one's are read)
+    form = ApplicationForm()  # (only the chosen cohort is read, and checked; every open one to show the form again)
     if form.validate_on_submit():  # (a valid form sent twice is recognised as it is stored)
         try:
             enrolment.submit_application(
@@ -90,6 +90,7 @@ def apply():
             return _sent(form.email.data)
     elif enrolment.repeated_submission(form.submission_id.data, form.selected_cohort(), form.email.data):
         return _sent(form.email.data)  # sent twice, and no longer valid (the cohort closed meanwhile): stored once
+    form.offer(enrolment.open_cohorts(with_meetings=False))
     return render_apply(form, status=422)
 
 
