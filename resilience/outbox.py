@@ -138,27 +138,27 @@ def _queued(dedupe_key: str) -> bool:
 
 def _add(kind: str, to: str, dedupe_key: str, parts: dict, application: Application | None, attachments,
          new_event: bool) -> OutboxMessage | None:
-    message = OutboxMessage(
-        kind=kind,
-        to_address=to,
-        dedupe_key=dedupe_key,
-        application_id=application.id if application is not None else None,
-        attachments=list(attachments),
-        next_attempt_at=clock.now(),
-        created_at=clock.now(),
-        **parts,
-    )
+    """Store one message at once (a plain INSERT: nothing in the request reads it back, so the
+    ORM's bookkeeping for it is skipped); the message as stored, or None for a duplicate."""
+    now = clock.now()
+    values = {"kind": kind, "to_address": to, "dedupe_key": dedupe_key,
+              "application_id": application.id if application is not None else None,
+              "attachments": list(attachments), "next_attempt_at": now, "created_at": now, **parts}
     if new_event:
-        db.session.add(message)
+        db.session.execute(_INSERT, values)
     else:
         try:
             with db.session.begin_nested():  # a racing duplicate must not undo the caller's change
-                db.session.add(message)
+                db.session.execute(_INSERT, values)
         except IntegrityError:
             return None
+    message = OutboxMessage(**values)  # (what was stored, for the caller; not added to the session)
     if COLLECTED in db.session.info:
         db.session.info[COLLECTED].append(message)
     return message
+
+
+_INSERT = sa.insert(OutboxMessage.__table__)
 
 
 COLLECTED = "outbox_collected"
