@@ -139,20 +139,23 @@ def _queued(dedupe_key: str) -> bool:
 def _add(kind: str, to: str, dedupe_key: str, parts: dict, application: Application | None, attachments,
          new_event: bool) -> OutboxMessage | None:
     """Store one message at once (a plain INSERT: nothing in the request reads it back, so the
-    ORM's bookkeeping for it is skipped); the message as stored, or None for a duplicate."""
+    ORM's bookkeeping for it is skipped); the message as stored (a copy outside the session),
+    or None for a duplicate. An application must be stored already (flushed): its id is kept."""
+    assert application is None or application.id is not None, "flush the application before queueing its emails"
     now = clock.now()
     values = {"kind": kind, "to_address": to, "dedupe_key": dedupe_key,
               "application_id": application.id if application is not None else None,
-              "attachments": list(attachments), "next_attempt_at": now, "created_at": now, **parts}
+              "attachments": list(attachments), "status": OutboxStatus.QUEUED, "attempts": 0,
+              "next_attempt_at": now, "created_at": now, **parts}
     if new_event:
-        db.session.execute(_INSERT, values)
+        stored = db.session.execute(_INSERT, values)
     else:
         try:
             with db.session.begin_nested():  # a racing duplicate must not undo the caller's change
-                db.session.execute(_INSERT, values)
+                stored = db.session.execute(_INSERT, values)
         except IntegrityError:
             return None
-    message = OutboxMessage(**values)  # (what was stored, for the caller; not added to the session)
+    message = OutboxMessage(id=stored.inserted_primary_key[0], **values)
     if COLLECTED in db.session.info:
         db.session.info[COLLECTED].append(message)
     return message
