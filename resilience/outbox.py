@@ -372,14 +372,19 @@ _RECORD_SENT = sa.update(_table).where(_IS_OURS).values(
     locked_until=None, claimed_by=None)
 
 
+def _is_ours(run, message_id: int, claim_id: str) -> bool:
+    """Whether the message is still this claim's, asked through `run` (the session, or a batch's writer)."""
+    return run.execute(_SELECT_IF_OURS, {"message_id": message_id, "claim_id": claim_id}).first() is not None
+
+
 def _still_ours(message_id: int, claim_id: str) -> bool:
     """Just before sending: False if the message was erased meanwhile (or taken over).
 
     A read, not a write: the batch's lease (see _renew) keeps other workers off it.
     """
-    ours = db.session.execute(_SELECT_IF_OURS, {"message_id": message_id, "claim_id": claim_id}).first()
+    ours = _is_ours(db.session, message_id, claim_id)
     db.session.commit()  # end the read before talking to the mail server
-    return ours is not None
+    return ours
 
 
 def _renew(batch: _Batch):
@@ -406,10 +411,11 @@ def _finish(message_id: int, batch: _Batch, error: Exception | None = None, perm
         else:
             recorded = _record_failure(batch, ours, error, permanent)
         _check_next(batch)
-    if error is None and recorded:
-        batch.report.sent += 1
-    elif error is None:
-        current_app.logger.info("Outbox message %s was sent, but erased or taken over meanwhile", message_id)
+    if error is None:
+        if recorded:
+            batch.report.sent += 1
+        else:
+            current_app.logger.info("Outbox message %s was sent, but erased or taken over meanwhile", message_id)
 
 
 def _record_failure(batch: _Batch, ours: dict, error: Exception, permanent: bool) -> bool:
@@ -432,8 +438,7 @@ def _record_failure(batch: _Batch, ours: dict, error: Exception, permanent: bool
 def _check_next(batch: _Batch) -> None:
     if batch.pending:
         next_id = batch.pending[0]
-        ours = batch.writer.execute(_SELECT_IF_OURS, {"message_id": next_id, "claim_id": batch.claim_id}).first()
-        batch.checked[next_id] = ours is not None
+        batch.checked[next_id] = _is_ours(batch.writer, next_id, batch.claim_id)
 
 
 def retry_failed() -> int:
