@@ -28,7 +28,7 @@ from . import clock, htmx
 from .compression import COMPRESSIBLE, Variants
 from .extensions import db
 from .models import Application, Cohort, Meeting, PageVersion, SiteText
-from .status import SEAT_HOLDING
+from .status import SEAT_HOLDING, Status
 
 RENDERED_FOR = "resilience.rendered_for"  # set by a cached view for the layer in front: the number and quarter hour
 SHOWN = (Cohort, Meeting, SiteText)  # every change to these shows on the public pages
@@ -78,14 +78,31 @@ def _before_flush(session, flush_context, instances):
         _raise(session, "applications")
 
 
+_SHOWN_TABLES = tuple(model.__table__ for model in SHOWN)
+
+
 @sa.event.listens_for(Session, "do_orm_execute")
 def _bulk_changes(state):
-    """INSERT, UPDATE and DELETE statements on those tables (no flush sees them)."""
-    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None and (
-            state.bind_mapper.class_ in (*SHOWN, Application)):
+    """INSERT, UPDATE and DELETE statements on those tables, written for a model or for its table
+    (no flush sees them). Applications stored as not holding a seat leave the seats as they were."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = state.bind_mapper.local_table if state.bind_mapper is not None else state.statement.table
+    if table is Application.__table__:
+        _raise(state.session, "applications")
+        if not (state.is_insert and _hold_no_seat(state.parameters)):
+            _raise(state.session)
+    elif table in _SHOWN_TABLES:
         _raise(state.session)
-        if state.bind_mapper.class_ is Application:
-            _raise(state.session, "applications")
+
+
+def _hold_no_seat(parameters) -> bool:
+    """Whether every row these INSERT parameters give says, itself, a status that holds no seat."""
+    rows = [parameters] if isinstance(parameters, dict) else list(parameters or ())
+    return bool(rows) and all(row.get("status") in _NO_SEAT for row in rows)
+
+
+_NO_SEAT = frozenset(Status) - frozenset(SEAT_HOLDING)
 
 
 @sa.event.listens_for(Session, "after_transaction_end")
