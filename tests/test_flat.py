@@ -141,3 +141,32 @@ def test_move_up_and_move_down_are_two_words_apart(admin_client, make_cohort, ma
         make_application(slug, first_name=f"Waiting{n}", status="waitlisted", created_at=NOW - timedelta(days=10 - n))
     html = admin_client.get("/admin/").get_data(as_text=True)
     assert re.search(r'Move up<span class="visually-hidden"> Waiting2</span></button>\s+<button', html)
+
+
+def test_the_dashboard_opens_no_ones_answers(app, admin_client, make_cohort, make_application, monkeypatch):
+    """It shows names, seats, waitlists and absences, never what people answered: no sealed
+    answers are opened for it (where applicants came from is opened once per process and kept)."""
+    from resilience import questions
+    from resilience.models import Admin, Attendance, Cohort, Meeting
+
+    running = make_cohort(title="Running", starts_on=NOW.date() - timedelta(days=10), application_deadline=None)
+    recruiting = make_cohort(title="Recruiting")
+    absent = make_application(running, status="enrolled", accepted_at=NOW, enrolled_at=NOW, first_name="Maya")
+    make_application(running, status="enrolled", accepted_at=NOW, enrolled_at=NOW)
+    make_application(recruiting, status="accepted", accepted_at=NOW)
+    for _ in range(3):
+        make_application(recruiting, status="waitlisted", waitlisted_at=NOW)
+    with app.app_context():
+        first = db.session.scalar(sa.select(Meeting).join(Cohort).where(Cohort.slug == running)
+                                  .order_by(Meeting.starts_at).limit(1))
+        db.session.add(Attendance(meeting_id=first.id, application_id=absent, mark="absent",
+                                  admin_id=db.session.scalar(sa.select(Admin.id))))
+        db.session.commit()
+    assert admin_client.get("/admin/").status_code == 200  # (where they came from: opened now, and kept)
+
+    opened = []
+    real_open = questions.open_answers
+    monkeypatch.setattr(questions, "open_answers", lambda envelope: opened.append(1) or real_open(envelope))
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert "Maya" in html and "missed" in html
+    assert opened == []

@@ -7,6 +7,7 @@ absence is flagged to every clinician once per person and meeting, however often
 changes afterwards.
 """
 import sqlalchemy as sa
+from sqlalchemy.orm import defer
 
 from .. import clock, database
 from ..extensions import db
@@ -98,7 +99,8 @@ def missed(cohort_ids: list[int]) -> dict[int, list[tuple[Meeting, Application]]
             .join(Attendance, Attendance.meeting_id == Meeting.id)
             .join(Application, Application.id == Attendance.application_id)
             .where(Meeting.cohort_id.in_(cohort_ids), Attendance.mark == AttendanceMark.ABSENT)
-            .order_by(Meeting.starts_at, *ROSTER_ORDER))
+            .order_by(Meeting.starts_at, *ROSTER_ORDER)
+            .options(defer(Application.answers)))  # (names only: the answers stay sealed)
         for meeting, application in rows:
             found[meeting.cohort_id].append((meeting, application))
     return found
