@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import closing
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -214,6 +216,13 @@ def page_weight(base: str) -> dict:
     return {"rows": rows, "bytes": sum(r[2] for r in rows), "requests": len(rows)}
 
 
+def newest(folder: Path, slug: str) -> int:
+    """The newest application to this cohort: its page is timed (with the cohort's other applicants)."""
+    with closing(sqlite3.connect(folder / "resilience.sqlite3")) as database:
+        return database.execute("SELECT max(application.id) FROM application JOIN cohort ON cohort.id = "
+                                "application.cohort_id WHERE cohort.slug = ?", (slug,)).fetchone()[0]
+
+
 # --- apply POST, in a process of its own -------------------------------------------------------
 
 def apply_timing(folder: Path, slug: str, count: int) -> dict:
@@ -313,8 +322,9 @@ def main() -> None:
             rows["availability fragment"] = wrk(fragment, seconds, {"HX-Request": "true"})
             rows["… with If-None-Match"] = (wrk(fragment, seconds, {"HX-Request": "true", "If-None-Match": etag})
                                             if etag else None)
-            for row, path in (("admin dashboard /admin/", "/admin/"), ("admin list /admin/applications",
-                                                                       "/admin/applications")):
+            for row, path in (("admin dashboard /admin/", "/admin/"),
+                              ("admin list /admin/applications", "/admin/applications"),
+                              ("an application /admin/…/<id>", f"/admin/applications/{newest(folder, slug)}")):
                 first[(name, row)] = first_loads(base + path, {"Cookie": cookie})
                 rows[row] = wrk(base + path, seconds, {"Cookie": cookie})
             results[name] = rows
@@ -360,7 +370,7 @@ def main() -> None:
         say(f"{row:32}" + "".join(cells))
     say("\nAdmin pages' first answers in new workers (4 asked at once before wrk, the figures above are after "
         "them): the slowest, in ms, a worker's first load or one waiting behind it:")
-    for row in ("admin dashboard /admin/", "admin list /admin/applications"):
+    for row in ("admin dashboard /admin/", "admin list /admin/applications", "an application /admin/…/<id>"):
         say(f"{row:32}" + "".join(f"{first[(name, row)]:>34.0f}" for name in names))
     say(f"\nProgram page on the wire (Accept-Encoding: br, gzip): {weight['bytes']:,} bytes in "
         f"{weight['requests']} requests")

@@ -108,3 +108,34 @@ def test_an_odd_answer_from_an_earlier_release_flags_nothing(admin_client, make_
     ana = make_application(slug, first_name="Ana", last_name="Cruz", **knows(None))
     odd = make_application(slug, first_name="Cal", last_name="Ortiz", answers=answers(knows_applicants={"a": 1}))
     assert flag(admin_client, ana) is None and flag(admin_client, odd) is None
+
+
+def test_each_answer_is_opened_once_however_often_the_cohorts_pages_are_seen(app, admin_client, make_cohort,
+                                                                              make_application, monkeypatch):
+    """Finding who names whom reads the cohort's sealed answers once (kept in this process's
+    memory only); after that an application's page opens only the answers it shows, so it costs
+    about the same with 5 or 5,000 applicants to the cohort."""
+    from resilience import questions
+
+    slug = make_cohort()
+    bea = make_application(slug, first_name="Bea", last_name="Lind", email="bea.lind@example.org")
+    ana = make_application(slug, first_name="Ana", last_name="Cruz", **knows("bea.lind@example.org"))
+    others = [make_application(slug) for _ in range(5)]
+    assert links(flag(admin_client, ana)) == [bea]
+
+    opened = []
+    real_open = questions.open_answers
+    monkeypatch.setattr(questions, "open_answers", lambda envelope: opened.append(1) or real_open(envelope))
+    assert links(flag(admin_client, bea)) == [ana]
+    assert links(flag(admin_client, ana)) == [bea]
+    assert flag(admin_client, others[0]) is None
+    assert len(opened) == 3  # each page: the answers it shows, and no one else's
+
+
+def test_someone_who_applies_later_and_names_them_is_found_at_once(app, admin_client, make_cohort,
+                                                                   make_application):
+    slug = make_cohort()
+    bea = make_application(slug, first_name="Bea", last_name="Lind")
+    assert flag(admin_client, bea) is None
+    ana = make_application(slug, first_name="Ana", last_name="Cruz", **knows("Bea Lind"))
+    assert links(flag(admin_client, bea)) == [ana]

@@ -3,9 +3,13 @@ anyone who may also apply?" names the other person, so that the clinicians never
 friends, colleagues or partners in the same group by accident."""
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import defer
 
+from .. import page_cache
 from ..extensions import db
 from ..models import Application
 
@@ -21,29 +25,80 @@ def acquaintances(application: Application) -> list[Acquaintance]:
     """The other applications to this cohort (of any status) where either person's answer
     names the other, by email address or by first and last name, ignoring case and spacing.
 
-    A person's own other applications are not acquaintances. The cohort's applications are
-    read once: the answers are sealed, so they are opened and searched here, not in SQL.
+    A person's own other applications are not acquaintances. The answers are sealed, so they
+    are searched here, not in SQL (see _people: each is opened once per process).
     """
     if application.erased_at is not None:  # nobody's answers, and no name left to find
         return []
-    others = db.session.scalars(
-        sa.select(Application)
-        .where(Application.cohort_id == application.cohort_id, Application.id != application.id,
-               Application.email_key != application.email_key, Application.erased_at.is_(None))
-        .order_by(Application.created_at, Application.id)
-    )
-    mine = _known(application)
-    found = []
-    for other in others:
-        named_by_them, named_by_this = _names(_known(other), application), _names(mine, other)
+    people = _people(application.cohort_id)
+    mine = _known(application.answers)
+    found = {}
+    for person in people.everyone if mine else people.naming_someone:  # (most name no one)
+        if person.id == application.id or person.email_key == application.email_key:
+            continue
+        named_by_them, named_by_this = _names(person.knows, application), _names(mine, person)
         if named_by_them or named_by_this:
-            found.append(Acquaintance(other, named_by_them, named_by_this))
-    return found
+            found[person.id] = (named_by_them, named_by_this)
+    if not found:
+        return []
+    rows = db.session.scalars(sa.select(Application).where(Application.id.in_(found))
+                              .options(defer(Application.answers))).all()
+    by_id = {row.id: row for row in rows}
+    return [Acquaintance(by_id[person_id], *named) for person_id, named in found.items()]
 
 
-def _known(application: Application) -> str:
+class _Person(NamedTuple):
+    id: int
+    first_name: str
+    last_name: str
+    email_key: str
+    knows: str  # their answer about people they know, plain (see _known)
+
+
+@dataclass(frozen=True)
+class _People:
+    everyone: list[_Person]  # in the order they applied
+    naming_someone: list[_Person]
+
+
+def _people(cohort_id: int) -> _People:
+    """A cohort's applicants (not erased), kept until one is added, erased, or moved (the numbers
+    page_cache raises in the same transaction), so an application's page costs the same with 5
+    or 5,000 applicants to its cohort."""
+    def read() -> _People:
+        rows = db.session.execute(
+            sa.select(Application.id, Application.first_name, Application.last_name, Application.email_key)
+            .where(Application.cohort_id == cohort_id, Application.erased_at.is_(None))
+            .order_by(Application.created_at, Application.id)).all()
+        knows = _known_answers(cohort_id, [row.id for row in rows])
+        everyone = [_Person(*row, knows[row.id]) for row in rows]
+        return _People(everyone, [person for person in everyone if person.knows])
+    return page_cache.kept_until_changed("people you know", ("version", "applications"), cohort_id, read)
+
+
+def _known_answers(cohort_id: int, application_ids: list[int]) -> dict[int, str]:
+    """Each application's answer about people it knows, plain (see _known), by id: opened once
+    per process and kept in memory only, never written anywhere. Answers never change once
+    sent; of a cohort, only the applications asked about now are kept (an erased one is dropped)."""
+    kept = current_app.extensions.setdefault("people they know", {})
+    cohorts = kept.get(cohort_id, {})
+    missing = [application_id for application_id in application_ids if application_id not in cohorts]
+    opened = {}
+    for start in range(0, len(missing), _OPENED_AT_ONCE):
+        opened.update((application_id, _known(answers)) for application_id, answers in db.session.execute(
+            sa.select(Application.id, Application.answers)
+            .where(Application.id.in_(missing[start:start + _OPENED_AT_ONCE]))))
+    kept[cohort_id] = known = {application_id: cohorts[application_id] if application_id in cohorts
+                               else opened.get(application_id, "") for application_id in application_ids}
+    return known
+
+
+_OPENED_AT_ONCE = 30_000  # ids in one query (SQLite takes up to 32,766)
+
+
+def _known(answers: dict) -> str:
     """The answer about people the applicant knows, lower-cased with its spacing made single."""
-    text = application.answers.get("knows_applicants")
+    text = answers.get("knows_applicants")
     return _plain(text) if isinstance(text, str) else ""  # an earlier release stored odd answers as they came
 
 
@@ -56,6 +111,7 @@ def _names(text: str, person: Application) -> bool:
     if not text:
         return False
     name = _plain(f"{person.first_name} {person.last_name}")
-    ways = [re.escape(_plain(person.email_key))] + ([re.escape(name)] if len(name.split()) >= 2 else [])
+    ways = [_plain(person.email_key)] + ([name] if len(name.split()) >= 2 else [])
     # Not part of a longer word or address: "ann@example.org" is not named by "joann@example.org.uk".
-    return any(re.search(rf"(?<![\w.+@-]){way}(?![\w@-]|\.\w)", text) for way in ways)
+    # (Looked for as plain text first: most answers name no one, and a pattern costs more.)
+    return any(way in text and re.search(rf"(?<![\w.+@-]){re.escape(way)}(?![\w@-]|\.\w)", text) for way in ways)
