@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from resilience import enrolment
-from resilience.enrolment import applying
+from resilience.enrolment import applying, seats
 from resilience.extensions import db
 
 
@@ -56,3 +56,31 @@ def test_conversations_ahead_are_found_from_the_times_of_the_slots(app, make_coh
         cohort_ids = [enrolment.cohort_by_slug(slug).id]
     found = plan(app, lambda: enrolment.conversations_ahead_by_cohort(cohort_ids))
     assert found.startswith("SEARCH screening_slot USING INDEX screening_slot_ahead")
+
+
+def test_a_meetings_roster_reads_its_participants_and_those_marked_not_the_whole_cohort(
+        app, make_cohort, make_application, make_admin):
+    """Enrolled people from the index of statuses, people marked by their ids: never every
+    applicant to the cohort."""
+    from conftest import NOW
+
+    from resilience.models import Attendance, Meeting
+
+    slug = make_cohort()
+    person = make_application(slug, status="enrolled", accepted_at=NOW, enrolled_at=NOW)
+    admin_id = make_admin()
+    with app.app_context():
+        meeting = db.session.scalar(sa.select(Meeting).where(Meeting.cohort_id == enrolment.cohort_by_slug(slug).id)
+                                    .order_by(Meeting.starts_at).limit(1))
+        db.session.add(Attendance(meeting_id=meeting.id, application_id=person, mark="attended", admin_id=admin_id))
+        db.session.commit()
+        meeting_id = meeting.id
+    found = plan(app, lambda: enrolment.roster(db.session.get(Meeting, meeting_id)))
+    assert "MULTI-INDEX OR" in found and "(cohort_id=? AND status=?)" in found and "(rowid=?)" in found
+
+
+def test_a_cohorts_participants_are_read_from_the_index_of_statuses_not_the_whole_cohort(app, make_cohort):
+    """Whom a cohort's emails reach (its seats): a few index entries, however many applied."""
+    slug = make_cohort()
+    found = plan(app, lambda: seats.participants(enrolment.cohort_by_slug(slug)))
+    assert "application_waitlist_line (cohort_id=? AND status=?)" in found

@@ -32,10 +32,11 @@ def roster(meeting: Meeting) -> list[tuple[Application, Attendance | None]]:
     marks = {record.application_id: record for record in db.session.scalars(
         sa.select(Attendance).where(Attendance.meeting_id == meeting.id))}
     people = db.session.scalars(
-        sa.select(Application)
-        .where(Application.cohort_id == meeting.cohort_id,
-               sa.or_(Application.status == Status.ENROLLED, Application.id.in_(list(marks))))
-        .order_by(*ROSTER_ORDER))
+        sa.select(Application)  # (only this cohort's participants are ever marked for its meetings)
+        .where(sa.or_(sa.and_(Application.cohort_id == meeting.cohort_id, Application.status == Status.ENROLLED),
+                      Application.id.in_(list(marks))))  # (each half of the OR read from its own index)
+        .order_by(*ROSTER_ORDER)
+        .options(defer(Application.answers)))  # (names only: the answers stay sealed)
     return [(person, marks.get(person.id)) for person in people]
 
 
