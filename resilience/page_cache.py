@@ -84,16 +84,24 @@ _SHOWN_TABLES = tuple(model.__table__ for model in SHOWN)
 @sa.event.listens_for(Session, "do_orm_execute")
 def _bulk_changes(state):
     """INSERT, UPDATE and DELETE statements on those tables, written for a model or for its table
-    (no flush sees them). Applications stored as not holding a seat leave the seats as they were."""
+    (no flush sees them). Applications stored as not holding a seat leave the seats as they were.
+
+    The numbers are raised after the statement: an application stored takes its row (which, on
+    PostgreSQL, waits for a decision holding its cohort) before the numbers, the order decisions
+    take them in (the cohort, then the numbers); the other order can deadlock."""
     if not (state.is_insert or state.is_update or state.is_delete):
-        return
+        return None
     table = state.bind_mapper.local_table if state.bind_mapper is not None else state.statement.table
+    if table is not Application.__table__ and table not in _SHOWN_TABLES:
+        return None
+    result = state.invoke_statement()
     if table is Application.__table__:
         _raise(state.session, "applications")
         if not (state.is_insert and _hold_no_seat(state.parameters)):
             _raise(state.session)
-    elif table in _SHOWN_TABLES:
+    else:
         _raise(state.session)
+    return result
 
 
 def _hold_no_seat(parameters) -> bool:

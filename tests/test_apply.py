@@ -401,3 +401,42 @@ def test_a_clinician_listed_twice_in_the_settings_is_emailed_once(app_config, tm
     assert site.config["ADMIN_EMAILS"] == ["ana@practice.example", "ben@practice.example"]
     with site.app_context():
         db.engine.dispose()
+
+
+def test_an_application_sent_is_stored_with_every_column_the_model_gives_it(app, client, make_cohort, form_data):
+    """How many answers need a closer look, a status link of its own, the first calendar's
+    number, and nothing decided yet."""
+    from resilience import questions
+    from resilience.models import Application
+
+    slug = make_cohort()
+    assert client.post("/apply", data=form_data(slug, ride_home="unsure", attend_all="no")).status_code == 303
+    with app.app_context():
+        stored = db.session.scalar(sa.select(Application))
+        assert stored.attention == questions.attention_count(stored.answers) == 2
+        assert len(stored.token) >= 40 and stored.calendar_sequence == 0 and stored.status == "pending"
+        assert (stored.accepted_at, stored.waitlist_rank, stored.assigned_admin_id, stored.erased_at) == (
+            None, None, None, None)
+
+
+def test_an_application_sent_takes_its_locks_in_the_order_decisions_take_them(app, client, make_cohort, form_data):
+    """The application's row first (which, on PostgreSQL, waits for a decision holding its
+    cohort), the page numbers after: the other order can deadlock with a decision, which takes
+    the cohort and then raises the numbers."""
+    slug = make_cohort()
+    assert client.post("/apply", data=form_data(slug, email="first@example.org")).status_code == 303
+    seen = []  # (the second application: the first also stored the agreements' words, apart)
+
+    def remember(conn, cursor, statement, *_):
+        seen.append(" ".join(statement.split())[:40])
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", remember)
+    try:
+        assert client.post("/apply", data=form_data(slug)).status_code == 303
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", remember)
+    inserted = next(n for n, statement in enumerate(seen) if statement.startswith("INSERT INTO application"))
+    raised = next(n for n, statement in enumerate(seen) if statement.startswith("UPDATE page_version"))
+    assert inserted < raised

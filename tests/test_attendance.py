@@ -482,3 +482,14 @@ def test_the_roster_promises_an_email_only_when_clinicians_addresses_are_set(app
     app.config["ADMIN_EMAILS"] = []
     page = " ".join(text(admin_client.get(roster_url(slug, 2))).split())
     assert "is flagged on the dashboard, so one of you can reach out" in page and "emailed" not in page
+
+
+def test_a_roster_lists_only_its_own_cohorts_participants(app, admin_client, make_cohort, make_application):
+    from conftest import NOW
+
+    began = NOW.date() - timedelta(days=10)
+    ours, theirs = (make_cohort(starts_on=began, application_deadline=None) for _ in range(2))
+    make_application(ours, status="enrolled", accepted_at=NOW, enrolled_at=NOW, first_name="Maya", last_name="Okafor")
+    make_application(theirs, status="enrolled", accepted_at=NOW, enrolled_at=NOW, first_name="Zed", last_name="Quill")
+    roster = admin_client.get(f"/admin/cohorts/{ours}/meetings/1/attendance").get_data(as_text=True)
+    assert "Maya Okafor" in roster and "Zed Quill" not in roster

@@ -131,6 +131,11 @@ def test_each_answer_is_opened_once_however_often_the_cohorts_pages_are_seen(app
     assert flag(admin_client, others[0]) is None
     assert len(opened) == 3  # each page: the answers it shows, and no one else's
 
+    cal = make_application(slug, first_name="Cal", last_name="Ortiz", **knows("Bea Lind"))
+    opened.clear()  # someone new applied: only their answers are opened, beside the page's own
+    assert links(flag(admin_client, bea)) == [ana, cal]
+    assert len(opened) == 2
+
 
 def test_someone_who_applies_later_and_names_them_is_found_at_once(app, admin_client, make_cohort,
                                                                    make_application):
@@ -139,3 +144,20 @@ def test_someone_who_applies_later_and_names_them_is_found_at_once(app, admin_cl
     assert flag(admin_client, bea) is None
     ana = make_application(slug, first_name="Ana", last_name="Cruz", **knows("Bea Lind"))
     assert links(flag(admin_client, bea)) == [ana]
+
+
+def test_an_erased_persons_answer_stops_flagging_and_is_not_kept_in_memory(app, admin_client, make_cohort,
+                                                                          make_application):
+    from test_retention import erase
+
+    slug = make_cohort()
+    bea = make_application(slug, first_name="Bea", last_name="Lind")
+    ana = make_application(slug, first_name="Ana", last_name="Cruz", **knows("Bea Lind, my colleague"))
+    assert links(flag(admin_client, bea)) == [ana]  # (what Ana said is now kept in this process)
+    assert erase(admin_client, ana, [ana]).status_code in (200, 303)
+
+    elsewhere = make_application(make_cohort(), first_name="Dee", last_name="Moss")
+    assert flag(admin_client, elsewhere) is None  # a page of another cohort
+    kept = repr(app.extensions)
+    assert "my colleague" not in kept and "bea lind" not in kept
+    assert flag(admin_client, bea) is None

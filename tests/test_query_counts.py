@@ -79,7 +79,7 @@ def statements_per_page(app, client, paths) -> dict[str, tuple[int, int]]:
     try:
         for path in paths:
             app.extensions.get("page_cache", {}).clear()
-            for opened_once in ("referrals", "people they know"):  # (as a new worker: it opens them once)
+            for opened_once in ("referrals", "knows_applicants answers"):  # (as a new worker: it opens them once)
                 app.extensions.pop(opened_once, None)
             seen.clear()
             response = client.get(path)

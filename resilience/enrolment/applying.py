@@ -2,6 +2,7 @@
 form sent twice that stores one application."""
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import current_app
@@ -10,7 +11,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from .. import clock, database, page_cache
 from ..extensions import db
-from ..models import IN_PLAY, Application, Cohort, new_token
+from ..models import IN_PLAY, Application, Cohort
 from ..refusals import ApplicationRefused
 from ..status import Status
 from . import notifications
@@ -111,18 +112,28 @@ def submit_application(cohort: Cohort, *, submission_id: str | None, answers: di
 def _store(**values) -> Application:
     """Store a new application with one plain INSERT and return it as a row of the session, as if
     just loaded (the ORM's flush of a new row cost more than all the rest of storing it). Every
-    column is given, so nothing is read back; the page numbers follow the INSERT (page_cache)."""
-    application = Application(**{**_UNSET, "token": new_token(), **values})  # (its answers set `attention`)
-    row = {column: getattr(application, column) for column in _COLUMNS}
+    column is given (its model's default where `values` has none), so nothing is read back; the
+    page numbers follow the INSERT (page_cache)."""
+    given = {**_defaults(), **values}
+    answers = given.pop("answers")
+    application = Application(**given)
+    application.answers = answers  # (set last: it also counts the answers that need attention)
+    row = {column.key: getattr(application, column.key) for column in _COLUMNS}
     application.id = db.session.execute(_INSERT, row).inserted_primary_key[0]
     make_transient_to_detached(application)
     db.session.add(application)
     return application
 
 
+def _defaults() -> dict:
+    """Each column's default as the model declares it (computed now, as an INSERT would), or None."""
+    return {column.key: None if column.default is None
+            else column.default.arg(None) if column.default.is_callable else column.default.arg
+            for column in _COLUMNS}
+
+
 _INSERT = sa.insert(Application.__table__)
-_COLUMNS = [column.key for column in Application.__table__.columns if not column.primary_key]
-_UNSET = {**{column: None for column in _COLUMNS if column != "attention"}, "agreed_texts": {}, "calendar_sequence": 0}
+_COLUMNS = [column for column in Application.__table__.columns if not column.primary_key]
 
 
 def repeated_submission(submission_id: str | None, cohort: Cohort | None, email: str | None) -> Application | None:
@@ -165,11 +176,8 @@ def _count_sources(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, in
     rows = db.session.execute(sa.select(Application.id, Application.cohort_id, Application.erased_at)
                               .where(Application.cohort_id.in_(cohort_ids))).all()
     missing = [row.id for row in rows if row.id not in known and row.erased_at is None]
-    for start in range(0, len(missing), _OPENED_AT_ONCE):
-        for application_id, answers in db.session.execute(
-                sa.select(Application.id, Application.answers)
-                .where(Application.id.in_(missing[start:start + _OPENED_AT_ONCE]))):
-            known[application_id] = answers.get("referral") or None
+    for application_id, answers in answers_by_id(missing):
+        known[application_id] = answers.get("referral") or None
     counts = {cohort_id: Counter() for cohort_id in cohort_ids}
     for row in rows:
         counts[row.cohort_id][None if row.erased_at else known.get(row.id)] += 1
@@ -178,6 +186,13 @@ def _count_sources(cohort_ids: list[int]) -> dict[int, list[tuple[str | None, in
     current_app.extensions["referrals"] = {row.id: known[row.id] for row in rows if row.id in known and not row.erased_at}
     return {cohort_id: sorted(counted.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
             for cohort_id, counted in counts.items()}
+
+
+def answers_by_id(application_ids: list[int]) -> Iterator[tuple[int, dict]]:
+    """(id, opened answers) of these applications, however many (a few queries at most)."""
+    for start in range(0, len(application_ids), _OPENED_AT_ONCE):
+        yield from db.session.execute(sa.select(Application.id, Application.answers)
+                                      .where(Application.id.in_(application_ids[start:start + _OPENED_AT_ONCE])))
 
 
 _OPENED_AT_ONCE = 30_000  # ids in one query (SQLite takes up to 32,766)

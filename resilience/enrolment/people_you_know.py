@@ -12,6 +12,7 @@ from sqlalchemy.orm import defer
 from .. import page_cache
 from ..extensions import db
 from ..models import Application
+from .applying import answers_by_id
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def acquaintances(application: Application) -> list[Acquaintance]:
             found[person.id] = (named_by_them, named_by_this)
     if not found:
         return []
-    rows = db.session.scalars(sa.select(Application).where(Application.id.in_(found))
+    rows = db.session.scalars(sa.select(Application).where(Application.id.in_(list(found)))
                               .options(defer(Application.answers))).all()
     by_id = {row.id: row for row in rows}
     return [Acquaintance(by_id[person_id], *named) for person_id, named in found.items()]
@@ -62,9 +63,10 @@ class _People:
 
 
 def _people(cohort_id: int) -> _People:
-    """A cohort's applicants (not erased), kept until one is added, erased, or moved (the numbers
-    page_cache raises in the same transaction), so an application's page costs the same with 5
-    or 5,000 applicants to its cohort."""
+    """A cohort's applicants (not erased), kept until one is added or erased (the "applications"
+    number) or a status or cohort changes (the "version" number: none moves between cohorts
+    today, and one that did would raise it), so an application's page costs the same with 5 or
+    5,000 applicants to its cohort."""
     def read() -> _People:
         rows = db.session.execute(
             sa.select(Application.id, Application.first_name, Application.last_name, Application.email_key)
@@ -73,27 +75,25 @@ def _people(cohort_id: int) -> _People:
         knows = _known_answers(cohort_id, [row.id for row in rows])
         everyone = [_Person(*row, knows[row.id]) for row in rows]
         return _People(everyone, [person for person in everyone if person.knows])
-    return page_cache.kept_until_changed("people you know", ("version", "applications"), cohort_id, read)
+    return page_cache.kept_until_changed("a cohort's applicants", ("version", "applications"), cohort_id, read)
 
 
 def _known_answers(cohort_id: int, application_ids: list[int]) -> dict[int, str]:
     """Each application's answer about people it knows, plain (see _known), by id: opened once
-    per process and kept in memory only, never written anywhere. Answers never change once
-    sent; of a cohort, only the applications asked about now are kept (an erased one is dropped)."""
-    kept = current_app.extensions.setdefault("people they know", {})
-    cohorts = kept.get(cohort_id, {})
-    missing = [application_id for application_id in application_ids if application_id not in cohorts]
-    opened = {}
-    for start in range(0, len(missing), _OPENED_AT_ONCE):
-        opened.update((application_id, _known(answers)) for application_id, answers in db.session.execute(
-            sa.select(Application.id, Application.answers)
-            .where(Application.id.in_(missing[start:start + _OPENED_AT_ONCE]))))
-    kept[cohort_id] = known = {application_id: cohorts[application_id] if application_id in cohorts
-                               else opened.get(application_id, "") for application_id in application_ids}
+    per process and kept in memory only, never written anywhere (answers never change once
+    sent). Only one cohort's are kept, and only its applications asked about now: nothing of
+    an erased person stays."""
+    cohort, kept = current_app.extensions.get(_KEPT, (None, {}))
+    kept = kept if cohort == cohort_id else {}
+    missing = [application_id for application_id in application_ids if application_id not in kept]
+    opened = {application_id: _known(answers) for application_id, answers in answers_by_id(missing)}
+    known = {application_id: kept[application_id] if application_id in kept else opened.get(application_id, "")
+             for application_id in application_ids}
+    current_app.extensions[_KEPT] = (cohort_id, known)
     return known
 
 
-_OPENED_AT_ONCE = 30_000  # ids in one query (SQLite takes up to 32,766)
+_KEPT = "knows_applicants answers"  # (in current_app.extensions)
 
 
 def _known(answers: dict) -> str:
