@@ -304,6 +304,17 @@ def sign_in(client, email="ana@practice.example", password=ADMIN_PASSWORD):
 
 
 @pytest.fixture
+def answers_opened(monkeypatch) -> list:
+    """Grows by one each time sealed answers are opened (from now on, in this test)."""
+    from resilience import questions
+
+    opened = []
+    real_open = questions.open_answers
+    monkeypatch.setattr(questions, "open_answers", lambda envelope: opened.append(1) or real_open(envelope))
+    return opened
+
+
+@pytest.fixture
 def admin_client(app, make_admin):
     """A browser signed in as a clinician."""
     make_admin()

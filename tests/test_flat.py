@@ -145,12 +145,11 @@ def test_move_up_and_move_down_are_two_words_apart(admin_client, make_cohort, ma
 
 @pytest.mark.parametrize("page", ["/admin/", "/admin/cohorts/{running}/meetings/1/attendance",
                                   "/admin/cohorts/{running}/message", "/admin/applications?cohort={running}"])
-def test_pages_that_list_people_open_no_ones_answers(app, admin_client, make_cohort, make_application, monkeypatch,
+def test_pages_that_list_people_open_no_ones_answers(app, admin_client, make_cohort, make_application, request,
                                                       page):
     """The dashboard, a meeting's roster, the page for writing to participants and the list show
     names, seats, waitlists and absences, never what people answered: no sealed answers are
     opened for them (where applicants came from is opened once per process and kept)."""
-    from resilience import questions
     from resilience.models import Admin, Attendance, Cohort, Meeting
 
     running = make_cohort(title="Running", starts_on=NOW.date() - timedelta(days=10), application_deadline=None)
@@ -168,9 +167,7 @@ def test_pages_that_list_people_open_no_ones_answers(app, admin_client, make_coh
         db.session.commit()
     assert admin_client.get("/admin/").status_code == 200  # (where they came from: opened now, and kept)
 
-    opened = []
-    real_open = questions.open_answers
-    monkeypatch.setattr(questions, "open_answers", lambda envelope: opened.append(1) or real_open(envelope))
+    opened = request.getfixturevalue("answers_opened")  # (counted from here on)
     response = admin_client.get(page.format(running=running))
     assert response.status_code == 200 and "Maya" in response.get_data(as_text=True)
     assert opened == []

@@ -111,21 +111,17 @@ def test_an_odd_answer_from_an_earlier_release_flags_nothing(admin_client, make_
 
 
 def test_each_answer_is_opened_once_however_often_the_cohorts_pages_are_seen(app, admin_client, make_cohort,
-                                                                              make_application, monkeypatch):
+                                                                              make_application, request):
     """Finding who names whom reads the cohort's sealed answers once (kept in this process's
     memory only); after that an application's page opens only the answers it shows, so it costs
     about the same with 5 or 5,000 applicants to the cohort."""
-    from resilience import questions
-
     slug = make_cohort()
     bea = make_application(slug, first_name="Bea", last_name="Lind", email="bea.lind@example.org")
     ana = make_application(slug, first_name="Ana", last_name="Cruz", **knows("bea.lind@example.org"))
     others = [make_application(slug) for _ in range(5)]
     assert links(flag(admin_client, ana)) == [bea]
 
-    opened = []
-    real_open = questions.open_answers
-    monkeypatch.setattr(questions, "open_answers", lambda envelope: opened.append(1) or real_open(envelope))
+    opened = request.getfixturevalue("answers_opened")  # (counted from here on)
     assert links(flag(admin_client, bea)) == [ana]
     assert links(flag(admin_client, ana)) == [bea]
     assert flag(admin_client, others[0]) is None
