@@ -32,25 +32,28 @@ def email_key(email: str) -> str:
 
 
 # Still in play for this person and cohort (answered from the index made for it, see IN_PLAY),
-# or stored from this very form: built once, with the values as parameters.
-_IN_PLAY_FOR = sa.and_(Application.cohort_id == sa.bindparam("cohort_id"),
-                       Application.email_key == sa.bindparam("email_key"), sa.text(IN_PLAY))
-_STORED_BEFORE = sa.select(Application, _IN_PLAY_FOR.label("in_play")).where(
-    sa.or_(Application.submission_id == sa.bindparam("submission_id"), _IN_PLAY_FOR))
+# or stored from this very form: built once, with the values as parameters, on the table's own
+# columns (no row is made of what it reads: nearly always nothing).
+_TABLE = Application.__table__
+_IN_PLAY_FOR = sa.and_(_TABLE.c.cohort_id == sa.bindparam("cohort_id"),
+                       _TABLE.c.email_key == sa.bindparam("email_key"), sa.text(IN_PLAY))
+_STORED_BEFORE = sa.select(_TABLE.c.id, _TABLE.c.submission_id, _IN_PLAY_FOR.label("in_play")).where(
+    sa.or_(_TABLE.c.submission_id == sa.bindparam("submission_id"), _IN_PLAY_FOR))
 
 
 def stored_before(submission_id: str | None, cohort: Cohort, email: str) -> tuple[Application | None,
                                                                                 Application | None]:
     """In one query, each from its own index: (the application this form's id was stored with,
-    the application still in play for this person and cohort), either None when there is none."""
+    the application still in play for this person and cohort), either None when there is none
+    (an application found, seldom, is then read by its id)."""
     looked_up = submission_id if TOKEN.fullmatch(submission_id or "") else None  # (None matches no row)
     earlier = existing = None
-    for application, in_play in db.session.execute(
-            _STORED_BEFORE, {"submission_id": looked_up, "cohort_id": cohort.id, "email_key": email_key(email)}):
-        if looked_up and application.submission_id == looked_up:
-            earlier = application
-        if in_play:
-            existing = application
+    for found in db.session.execute(
+            _STORED_BEFORE, {"submission_id": looked_up, "cohort_id": cohort.id, "email_key": email_key(email)}).all():
+        if looked_up and found.submission_id == looked_up:
+            earlier = db.session.get(Application, found.id)
+        if found.in_play:
+            existing = db.session.get(Application, found.id)
     return earlier, existing
 
 
@@ -132,8 +135,8 @@ def _defaults() -> dict:
             for column in _COLUMNS}
 
 
-_INSERT = sa.insert(Application.__table__)
-_COLUMNS = [column for column in Application.__table__.columns if not column.primary_key]
+_INSERT = sa.insert(_TABLE)
+_COLUMNS = [column for column in _TABLE.columns if not column.primary_key]
 
 
 def repeated_submission(submission_id: str | None, cohort: Cohort | None, email: str | None) -> Application | None:
