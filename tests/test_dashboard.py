@@ -10,6 +10,7 @@ from conftest import NOW, answers, sign_in
 
 from resilience.extensions import db
 from resilience.models import Admin, Application, Cohort, ScreeningSlot
+from resilience.status import Status
 
 
 def dashboard(client) -> str:
@@ -217,3 +218,26 @@ def test_counts_emptied_by_another_thread_meanwhile_still_show(app, admin_client
     app.extensions[kept] = EmptiedMeanwhile(app.extensions[kept])
     html = dashboard(admin_client)
     assert status_counts(html, "Spring cohort")["Pending review"] == 1 and "blog: <strong>1</strong>" in html
+
+
+def test_every_person_on_the_dashboard_links_to_their_own_application(admin_client, make_cohort, make_application):
+    """Seats, offers and the waitlist each link to the person's own page (the links are built
+    once per page and filled in with each id)."""
+    slug = make_cohort(capacity=2)
+    people = {make_application(slug, status=status, first_name=name, accepted_at=NOW): name for status, name in (
+        (Status.ENROLLED, "Ines"), (Status.ACCEPTED, "Omar"), (Status.WAITLISTED, "Wren"), (Status.WAITLISTED, "Yusuf"))}
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    found = set(re.findall(r'<a href="(/admin/applications/\d+)">(\w+) ', page))
+    assert {(f"/admin/applications/{application_id}", name) for application_id, name in people.items()} <= found
+    for href, name in found:
+        assert f"{name} Tester" in admin_client.get(href).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost/", "http://localhost/clinic/"])
+def test_an_application_link_is_the_one_url_for_builds(app, base_url):
+    from flask import url_for
+
+    from resilience.admin import application_url
+    with app.test_request_context("/admin/", base_url=base_url):
+        for application_id in (1, 42, 2147483647, "7"):
+            assert application_url(application_id) == url_for("admin.application", application_id=int(application_id))
