@@ -9,7 +9,8 @@ from conftest import NOW, applications, mail
 
 from resilience import enrolment
 from resilience.extensions import db
-from resilience.models import Cohort, OutboxMessage
+from resilience.models import Application, Cohort, OutboxMessage
+from resilience.status import Status
 
 
 def test_link_from_the_blog_preselects_its_cohort(client, make_cohort):
@@ -206,6 +207,22 @@ def test_double_clicked_submit_stores_one_application(app, client, make_cohort, 
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert len(applications(app)) == 1
+
+
+def test_a_form_sent_again_after_its_application_was_withdrawn_stores_nothing_new(app, client, make_cohort,
+                                                                                 form_data):
+    """The same form resent (a browser retrying) after the application it stored was withdrawn
+    in between: it is recognised by its id, even though that application is no longer in play."""
+    slug = make_cohort()
+    data = form_data(slug)
+    assert client.post("/apply", data=data).status_code == 303
+    with app.app_context():
+        stored = db.session.scalar(sa.select(Application))
+        stored.status = Status.WITHDRAWN
+        db.session.commit()
+    again = client.post("/apply", data=data)
+    assert (again.status_code, again.headers.get("Location")) == (303, "/apply/sent")
+    assert [a.status for a in applications(app)] == [Status.WITHDRAWN]
 
 
 def test_a_second_click_after_the_cohort_closed_still_says_the_form_was_sent(app, client, make_cohort, form_data):

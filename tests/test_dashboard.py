@@ -241,3 +241,14 @@ def test_an_application_link_is_the_one_url_for_builds(app, base_url):
     with app.test_request_context("/admin/", base_url=base_url):
         for application_id in (1, 42, 2147483647, "7"):
             assert application_url(application_id) == url_for("admin.application", application_id=int(application_id))
+
+
+def test_an_application_link_follows_each_requests_own_root(app):
+    """Two requests in one app context (as in a test or a script), under different roots."""
+    from flask import url_for
+
+    from resilience.admin import application_url
+    with app.app_context():
+        for base_url in ("http://localhost/", "http://localhost/clinic/", "http://localhost/"):
+            with app.test_request_context("/admin/", base_url=base_url):
+                assert application_url(5) == url_for("admin.application", application_id=5)

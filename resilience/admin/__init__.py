@@ -14,7 +14,7 @@
 """
 
 import sqlalchemy as sa
-from flask import Blueprint, g, url_for
+from flask import Blueprint, g, has_request_context, request, url_for
 
 from ..extensions import db
 from ..forms import NUMBER, page_number  # noqa: F401  (the panel's modules import them from here)
@@ -28,11 +28,13 @@ PER_PAGE = 25
 @bp.app_template_global()
 def application_url(application_id: int) -> str:
     """The link to an application's page, as url_for("admin.application", …) builds it, built
-    once per request and filled in: the dashboard and the lists link to a hundred applications
-    and more, and each url_for cost about 10 µs in a template."""
-    if "application_url" not in g:
-        g.application_url = url_for("admin.application", application_id=_ANY_ID).rpartition(str(_ANY_ID))
-    before, _, after = g.application_url
+    once per request (and root the site is served under) and filled in: the dashboard and the
+    lists link to a hundred applications and more, and each url_for cost about 10 µs in a template."""
+    root = request.script_root if has_request_context() else None
+    kept = g.get("application_url")
+    if kept is None or kept[0] != root:
+        g.application_url = kept = (root, url_for("admin.application", application_id=_ANY_ID).rpartition(str(_ANY_ID)))
+    before, _, after = kept[1]
     return f"{before}{int(application_id)}{after}"
 
 
