@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import flask_mail
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from . import clock, database, mime
@@ -76,7 +76,10 @@ def external_url(endpoint: str, **values) -> str:
 
 
 def compose(kind: str, **context) -> dict:
-    """Render one email's subject, plain-text and HTML parts from templates/email/."""
+    """Render one email's subject, plain-text and HTML parts from templates/email/, with the
+    site's templates alone: an email shows nothing of the request it was written in (Flask's
+    render_template would add the request, the session and the signed-in clinician)."""
+    templates = current_app.jinja_env
     context = {
         "practice": current_app.config["PRACTICE_NAME"],
         "contact_email": current_app.config["CONTACT_EMAIL"],
@@ -91,9 +94,9 @@ def compose(kind: str, **context) -> dict:
         context.setdefault("status_url", external_url("public.status", token=application.token))
     return {
         # A subject is a header, not HTML: no escaping, and never a line break.
-        "subject": " ".join(render_template(_subject_template(kind), **context).split()),
-        "text_body": render_template(f"email/{kind}.txt", **context),
-        "html_body": render_template(f"email/{kind}.html", **context),
+        "subject": " ".join(_subject_template(kind).render(context).split()),
+        "text_body": templates.get_template(f"email/{kind}.txt").render(context),
+        "html_body": templates.get_template(f"email/{kind}.html").render(context),
     }
 
 
