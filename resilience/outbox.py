@@ -77,8 +77,8 @@ def external_url(endpoint: str, **values) -> str:
 
 def compose(kind: str, **context) -> dict:
     """Render one email's subject, plain-text and HTML parts from templates/email/, with the
-    site's templates alone: an email shows nothing of the request it was written in (Flask's
-    render_template would add the request, the session and the signed-in clinician)."""
+    site's templates alone: without Flask's context processors (the signed-in clinician, the
+    admin panel's facts) and render signals, which render_template runs for each part."""
     templates = current_app.jinja_env
     context = {
         "practice": current_app.config["PRACTICE_NAME"],
