@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import NOW, answers, sign_in
+from flask import url_for
 
+from resilience.admin import application_url
 from resilience.extensions import db
 from resilience.models import Admin, Application, Cohort, ScreeningSlot
 from resilience.status import Status
@@ -233,22 +235,12 @@ def test_every_person_on_the_dashboard_links_to_their_own_application(admin_clie
         assert f"{name} Tester" in admin_client.get(href).get_data(as_text=True)
 
 
-@pytest.mark.parametrize("base_url", ["http://localhost/", "http://localhost/clinic/"])
-def test_an_application_link_is_the_one_url_for_builds(app, base_url):
-    from flask import url_for
-
-    from resilience.admin import application_url
-    with app.test_request_context("/admin/", base_url=base_url):
-        for application_id in (1, 42, 2147483647, "7"):
-            assert application_url(application_id) == url_for("admin.application", application_id=int(application_id))
-
-
-def test_an_application_link_follows_each_requests_own_root(app):
-    """Two requests in one app context (as in a test or a script), under different roots."""
-    from flask import url_for
-
-    from resilience.admin import application_url
+def test_an_application_link_is_the_one_url_for_builds_under_each_requests_root(app):
+    """Requests one after another in one app context (as in a test or a script), under
+    different roots: each link is the one url_for builds for that request."""
     with app.app_context():
         for base_url in ("http://localhost/", "http://localhost/clinic/", "http://localhost/"):
             with app.test_request_context("/admin/", base_url=base_url):
-                assert application_url(5) == url_for("admin.application", application_id=5)
+                for application_id in (1, 42, 2147483647, "7"):
+                    assert application_url(application_id) == url_for("admin.application",
+                                                                       application_id=int(application_id))

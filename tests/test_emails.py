@@ -2,6 +2,7 @@
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import flask_login
 import pytest
 import sqlalchemy as sa
 from conftest import ADMINS, NOW, applications, deliver, emailed_status_path, over_smtp
@@ -9,7 +10,7 @@ from icalendar import Calendar
 
 from resilience import enrolment, outbox
 from resilience.extensions import db
-from resilience.models import Application, Cohort
+from resilience.models import Admin, Application, Cohort
 from resilience.status import Status
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -93,6 +94,23 @@ def test_links_never_come_from_the_request_host(app, client, smtp, make_cohort, 
     deliver(app)
     [message] = smtp.to("alex@example.org")
     assert "evil.example" not in parts(message)[0]
+
+
+def test_an_email_reads_the_same_whoever_is_signed_in_when_it_is_written(app, make_admin, make_cohort,
+                                                                        make_application):
+    """An email shows only what it is given: nothing of the request it was written in (the
+    clinician signed in, the page's own facts), so a clinician's action and the scheduled run
+    write the same words."""
+    application_id = make_application(make_cohort())
+    admin_id = make_admin()
+    written = []
+    for signed_in in (False, True):
+        with app.test_request_context("/admin/"):
+            if signed_in:
+                flask_login.login_user(db.session.get(Admin, admin_id))
+            parts = outbox.compose("received", application=db.session.get(Application, application_id))
+            written.append((parts["subject"], parts["text_body"], parts["html_body"]))
+    assert written[0] == written[1]
 
 
 def test_accepted_email_lists_ten_meetings_confirm_by_and_ride_home_with_an_ics(
